@@ -1,0 +1,1 @@
+"""The live wall dashboard, fed over MQTT."""

@@ -1,0 +1,1 @@
+"""Staff accounts, sessions and API tokens."""

@@ -1,0 +1,85 @@
+"""Login, logout and password pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from librarylab import forms
+from librarylab.accounts.service import authenticate, set_password
+from librarylab.deps import PASSWORD_PAGE, SESSION_USER_KEY, PageUser, SessionDep
+from librarylab.errors import InvalidInput
+from librarylab.templating import gettext_for, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str) -> str:
+    """Only follow redirects within this site."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep) -> Response:
+    form = await request.form()
+    target = _safe_next(forms.text(form, "next") or "/")
+    user = authenticate(session, forms.text(form, "name"), str(form.get("password", "")))
+    if user is None:
+        _ = gettext_for(request)
+        return render(
+            request,
+            "login.html",
+            {"next": target, "error": _("Unknown name or wrong password."),
+             "name": forms.text(form, "name")},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    session.commit()  # a rehashed password is kept
+    request.session.clear()
+    request.session[SESSION_USER_KEY] = user.id
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get(PASSWORD_PAGE)
+def password_page(request: Request, user: PageUser) -> Response:
+    return render(request, "password.html", {"error": None, "forced": user.must_change_password})
+
+
+@router.post(PASSWORD_PAGE)
+async def change_password(request: Request, user: PageUser, session: SessionDep) -> Response:
+    form = await request.form()
+    _ = gettext_for(request)
+    error = None
+    new = str(form.get("new_password", ""))
+    if not user.must_change_password and authenticate(
+        session, user.name, str(form.get("current_password", ""))
+    ) is None:
+        error = _("The current password is wrong.")
+    elif new != str(form.get("repeat_password", "")):
+        error = _("The two new passwords differ.")
+    else:
+        try:
+            set_password(user, new)
+        except InvalidInput as exc:
+            error = exc.translated(_)
+    if error:
+        return render(
+            request,
+            "password.html",
+            {"error": error, "forced": user.must_change_password},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    session.commit()
+    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)

@@ -1,0 +1,156 @@
+"""Account rules: password hashing, tokens, the first admin. Takes a session; never commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from librarylab.accounts.orm import ApiToken, Role, User
+from librarylab.errors import Conflict, InvalidInput, NotFound
+
+MIN_PASSWORD_LENGTH = 10
+INITIAL_ADMIN = "admin"
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of a login with an unknown name like a real one.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly created token: ``secret`` is shown once and never stored."""
+
+    id: int
+    secret: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash (deliberately slow: ~0.1 s)."""
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            "The password is too short: use at least {limit} characters.",
+            "password",
+            limit=MIN_PASSWORD_LENGTH,
+        )
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalars(select(User).where(User.name == name)).one_or_none()
+
+
+def get_user(session: Session, name: str) -> User:
+    user = find_user(session, name)
+    if user is None:
+        raise NotFound(
+            "There is no account named '{name}': create it with 'librarylab user add {name}'.",
+            name=name,
+        )
+    return user
+
+
+def create_user(
+    session: Session,
+    name: str,
+    password: str,
+    role: Role,
+    *,
+    must_change_password: bool = False,
+    password_hash: str | None = None,
+) -> User:
+    """A new active account; ``password_hash`` may carry a hash made earlier for ``password``."""
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise InvalidInput("The account name must be 1 to 80 characters.", "name")
+    check_password_rules(password)
+    if find_user(session, name) is not None:
+        raise Conflict("An account named '{name}' already exists.", "name", name=name)
+    user = User(
+        name=name,
+        role=role,
+        password_hash=password_hash or hash_password(password),
+        must_change_password=must_change_password,
+        active=True,
+        created_at=_now(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    check_password_rules(password)
+    user.password_hash = hash_password(password)
+    user.must_change_password = False
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, or None."""
+    user = find_user(session, name.strip())
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if not _verify(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_token(session: Session, user: User, label: str = "") -> NewToken:
+    secret = "ll_" + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, label=label, digest=_digest(secret), created_at=_now())
+    session.add(token)
+    session.flush()
+    return NewToken(id=token.id, secret=secret)
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """The active owner of an unrevoked token, or None."""
+    token = session.scalars(
+        select(ApiToken).where(ApiToken.digest == _digest(secret), ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+    if token is None or not token.user.active:
+        return None
+    return token.user
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("There is no token with id {id}.", id=token_id)
+    token.revoked_at = token.revoked_at or _now()
+
+
+def ensure_initial_admin(session: Session) -> str | None:
+    """Create the first admin when there are no accounts; return its one-time password."""
+    if session.scalar(select(func.count()).select_from(User)):
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(session, INITIAL_ADMIN, password, Role.ADMIN, must_change_password=True)
+    return password

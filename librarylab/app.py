@@ -1,0 +1,111 @@
+"""The application factory: wires settings, database, routers and middleware together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+from starlette.middleware.sessions import SessionMiddleware
+
+from librarylab import __version__, health
+from librarylab.accounts import pages as account_pages
+from librarylab.csrf import CSRFMiddleware
+from librarylab.database import make_engine, make_session_factory
+from librarylab.deps import RedirectTo
+from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound
+from librarylab.settings import Settings
+from librarylab.templating import make_templates
+from stations import pages as station_pages
+from stations import routes as station_routes
+from visits import pages as visit_pages
+from visits import routes as visit_routes
+
+SESSION_COOKIE = "librarylab_session"
+TEMPLATE_PACKAGES = ("librarylab", "stations", "visits")
+
+_STATUS_OF = {
+    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the service for ``settings``; the caller has applied migrations."""
+    settings = settings.with_secret_key()
+    engine = make_engine(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="LibraryLab station manager",
+        version=__version__,
+        lifespan=lifespan,
+        description="Stations, visits and rotation planning for the LibraryLab.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_session_factory(engine)
+    app.state.templates = make_templates(TEMPLATE_PACKAGES)
+
+    for router in (
+        health.router,
+        station_routes.router,
+        visit_routes.router,
+        account_pages.router,
+        station_pages.router,
+        visit_pages.router,
+    ):
+        app.include_router(router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(resources.files("librarylab") / "static")),
+        name="static",
+    )
+    _add_error_handlers(app)
+
+    secret = settings.secret_key.get_secret_value()
+    app.add_middleware(CSRFMiddleware, signing_secret=secret, cookie_secure=settings.cookie_secure)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_hours * 3600,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/visits", status_code=status.HTTP_303_SEE_OTHER)
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        code = _STATUS_OF.get(type(exc), status.HTTP_400_BAD_REQUEST)
+        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=code)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, _exc: Exception) -> Response:
+        # Two requests raced past the same uniqueness check; the database kept one.
+        return JSONResponse(
+            {"detail": "The change clashes with data stored meanwhile; reload and try again."},
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(RedirectTo)
+    async def redirect(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RedirectTo)
+        return RedirectResponse(exc.location, status_code=status.HTTP_303_SEE_OTHER)

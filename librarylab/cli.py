@@ -1,0 +1,180 @@
+"""The ``librarylab`` command: serve, migrate, demo data, accounts and tokens.
+
+Every expected failure ends with one ``error:`` line and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from librarylab import database
+from librarylab.accounts import service as accounts
+from librarylab.accounts.orm import Role
+from librarylab.errors import DomainError
+from librarylab.settings import Settings, SettingsError, load_settings
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed without a traceback."""
+
+
+def _prepared(settings: Settings) -> database.sessionmaker[Session]:
+    """Open the database and bring its schema up to date."""
+    engine = database.make_engine(settings.effective_database_url)
+    try:
+        database.upgrade(engine)
+    except Exception as exc:
+        raise CommandError(
+            f"cannot prepare the database: {type(exc).__name__}: {exc}. "
+            "Check LIBRARYLAB_DATABASE_URL."
+        ) from None
+    return database.make_session_factory(engine)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from librarylab.app import create_app
+
+    settings = settings.with_secret_key()
+    sessions = _prepared(settings)
+    with database.transaction(sessions) as session:
+        password = accounts.ensure_initial_admin(session)
+    if password:
+        # Shown once on the console, never logged: the admin must change it at first login.
+        print(
+            f"\nFirst start: created the account '{accounts.INITIAL_ADMIN}' "
+            f"with the one-time password\n\n    {password}\n\n"
+            f"Log in at http://{args.host}:{args.port}/login and choose a new password.\n",
+            flush=True,
+        )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> None:
+    _prepared(settings)
+    print("database schema is up to date")
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from librarylab.demo import is_empty, load_demo
+
+    sessions = _prepared(settings)
+    with database.transaction(sessions) as session:
+        if not is_empty(session):
+            if args.if_empty:
+                print("the database already holds data; demo data not loaded")
+                return
+            raise CommandError(
+                "the database already holds stations or visits; demo data goes into an empty "
+                "database only (use --if-empty to skip quietly)"
+            )
+        stations, visits = load_demo(session)
+    print(f"loaded demo data: {stations} stations, {visits} visits")
+
+
+def _read_password(prompt: bool) -> str:
+    if prompt and sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat password: "):
+            raise CommandError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
+    password = _read_password(prompt=True)
+    with database.transaction(_prepared(settings)) as session:
+        user = accounts.create_user(session, args.name, password, Role(args.role))
+        print(f"created {user.role.value} account '{user.name}'")
+
+
+def cmd_user_password(args: argparse.Namespace, settings: Settings) -> None:
+    password = _read_password(prompt=True)
+    with database.transaction(_prepared(settings)) as session:
+        accounts.set_password(accounts.get_user(session, args.name), password)
+        print(f"password of '{args.name}' changed")
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        user = accounts.get_user(session, args.name)
+        token = accounts.create_token(session, user, label=args.label)
+    print(f"token {token.id} for '{args.name}' (shown only now; store it safely):")
+    print(token.secret)
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        accounts.revoke_token(session, args.id)
+    print(f"token {args.id} revoked")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="librarylab",
+        description="LibraryLab station manager. Configure with LIBRARYLAB_* variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service (applies migrations first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=cmd_db_upgrade)
+
+    demo = commands.add_parser("demo", help="fill an empty database with demo data")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
+    demo.set_defaults(func=cmd_demo)
+
+    user = commands.add_parser("user", help="staff accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create an account (password from a prompt or stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.STAFF.value)
+    add.set_defaults(func=cmd_user_add)
+    password = user.add_parser("password", help="set a new password (prompt or stdin)")
+    password.add_argument("name")
+    password.set_defaults(func=cmd_user_password)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="create a token; it is printed alone on the last line")
+    create.add_argument("name", help="the account the token acts for")
+    create.add_argument("--label", default="", help="what the token is for")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace, Settings], None] = args.func
+    try:
+        func(args, load_settings())
+    except (SettingsError, CommandError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

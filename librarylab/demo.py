@@ -1,0 +1,105 @@
+"""Demo data: a plausible lab and the real 2017/2018 program of the Düsseldorf LibraryLab."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from stations.model import Kind, Status
+from stations.orm import Station
+from stations.service import create_station
+from visits.model import Post, PostKind, VisitStatus
+from visits.orm import Visit
+from visits.service import create_visit
+
+ROUND_1 = "Coworking-Runde 1"
+ROUND_2 = "Coworking-Runde 2"
+
+STATIONS: list[dict[str, Any]] = [
+    {"name": "VR-Brille HTC Vive", "kind": Kind.VR, "capacity": 2, "needs_staff": True},
+    {"name": "VR-Brille Oculus Rift", "kind": Kind.VR, "capacity": 2, "needs_staff": True},
+    {"name": "VR-Cardboards", "kind": Kind.VR, "capacity": 4, "needs_staff": False},
+    {"name": "Nintendo Switch", "kind": Kind.GAMING, "capacity": 4, "needs_staff": False},
+    {"name": "PlayStation 4", "kind": Kind.GAMING, "capacity": 4, "needs_staff": False},
+    {"name": "Xbox One", "kind": Kind.GAMING, "capacity": 4, "needs_staff": False},
+    {"name": "3D-Drucker Ultimaker 2+", "kind": Kind.PRINTING, "capacity": 4, "needs_staff": True},
+    {"name": "3D-Drucker Prusa i3 MK3", "kind": Kind.PRINTING, "capacity": 4, "needs_staff": True},
+    {
+        "name": "3D-Drucker MakerBot Replicator",
+        "kind": Kind.PRINTING,
+        "capacity": 3,
+        "needs_staff": True,
+        "status": Status.OUT_OF_SERVICE,
+        "status_reason": "Düse verstopft, Ersatzteil bestellt",
+    },
+]
+
+_DAY = {"start": time(10, 0), "end": time(14, 0),
+        "hands_on_start": time(11, 0), "hands_on_end": time(12, 30)}
+
+VISITS: list[dict[str, Any]] = [
+    {
+        "library": "Fachstelle für Öffentliche Bibliotheken NRW", "town": "Düsseldorf",
+        "date": date(2017, 10, 26), "participants": 9, "status": VisitStatus.DONE,
+        "topic": "Social Media als Vermittlung realer, neuer Angebote im digitalen Bereich",
+        "round": ROUND_1, "posts": [Post(PostKind.BLOG, "", True)],
+    },
+    {
+        "library": "Stadtbibliothek Bielefeld", "town": "Bielefeld",
+        "date": date(2017, 11, 23), "participants": 9, "status": VisitStatus.DONE,
+        "topic": "Zukunftskonzepte für Bibliotheken",
+        "round": ROUND_1, "posts": [Post(PostKind.BLOG, "", True)],
+    },
+    {
+        "library": "Mediothek Krefeld", "town": "Krefeld",
+        "date": date(2017, 12, 7), "participants": 9, "status": VisitStatus.DONE,
+        "topic": "Warum sind wir unverzichtbar und wie vermitteln wir das?",
+        "round": ROUND_1,
+        "posts": [Post(PostKind.FACEBOOK, "", True), Post(PostKind.BLOG, "", False)],
+    },
+    {
+        "library": "Stadtbibliothek Euskirchen", "town": "Euskirchen",
+        "date": date(2018, 1, 31), "participants": 9, "status": VisitStatus.CONFIRMED,
+        "round": ROUND_1,
+    },
+    {
+        "library": "Stadtbücherei Bochum", "town": "Bochum",
+        "date": date(2018, 2, 15), "participants": 9, "status": VisitStatus.CONFIRMED,
+        "round": ROUND_1,
+    },
+    {
+        "library": "Stadtbibliothek Mönchengladbach", "town": "Mönchengladbach",
+        "date": date(2018, 3, 22), "participants": 9, "status": VisitStatus.CONFIRMED,
+        "round": ROUND_1,
+    },
+    {
+        "library": "Stadtbücherei Eschweiler", "town": "Eschweiler",
+        "date": date(2018, 4, 16), "participants": 9, "status": VisitStatus.CONFIRMED,
+        "round": ROUND_2,
+    },
+    {"date": date(2018, 5, 23), "status": VisitStatus.FREE, "round": ROUND_2},
+    {
+        "library": "Stadtbibliothek Solingen", "town": "Solingen",
+        "date": date(2018, 6, 5), "participants": 9, "status": VisitStatus.CONFIRMED,
+        "round": ROUND_2,
+    },
+]
+
+
+def is_empty(session: Session) -> bool:
+    """True when there are neither stations nor visits."""
+    stations = session.scalar(select(func.count()).select_from(Station)) or 0
+    visits = session.scalar(select(func.count()).select_from(Visit)) or 0
+    return stations + visits == 0
+
+
+def load_demo(session: Session) -> tuple[int, int]:
+    """Add the demo lab and program; returns (stations, visits) added."""
+    for station in STATIONS:
+        create_station(session, station)
+    for visit in VISITS:
+        create_visit(session, _DAY | visit)
+    return len(STATIONS), len(VISITS)

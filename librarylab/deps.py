@@ -1,0 +1,105 @@
+"""Dependencies shared by every router: the database session and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from librarylab.accounts.orm import Role, User
+from librarylab.accounts.service import user_for_token
+from librarylab.settings import Settings
+
+SESSION_USER_KEY = "user_id"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; write routes commit it themselves, anything else rolls back."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class RedirectTo(Exception):
+    """Raised by page dependencies; the app answers with a redirect (e.g. to the login page)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def optional_user(request: Request, session: SessionDep) -> User | None:
+    """The user behind the bearer token, else behind the session cookie, else None.
+
+    A request that sends a token is judged by the token alone.
+    """
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise _unauthorized("Send the token as 'Authorization: Bearer <token>'.")
+        user = user_for_token(session, secret.strip())
+        if user is None:
+            raise _unauthorized(
+                "The token is unknown or revoked: create one with 'librarylab token create NAME'."
+            )
+        return user
+    user_id = request.session.get(SESSION_USER_KEY)
+    if isinstance(user_id, int):
+        user = session.get(User, user_id)
+        if user is not None and user.active:
+            return user
+    return None
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise _unauthorized(
+            "Log in, or send 'Authorization: Bearer <token>' "
+            "(create one with 'librarylab token create NAME')."
+        )
+    return user
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.role is not Role.ADMIN:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail="This needs the admin role; ask an admin."
+        )
+    return user
+
+
+PASSWORD_PAGE = "/account/password"
+
+
+def page_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
+    """Like :func:`current_user`, but people are sent to log in or to set their password."""
+    if user is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise RedirectTo(f"/login?{urlencode({'next': here})}")
+    if user.must_change_password and request.url.path != PASSWORD_PAGE:
+        raise RedirectTo(PASSWORD_PAGE)
+    request.state.user = user  # the page header shows who is logged in
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]
+PageUser = Annotated[User, Depends(page_user)]

@@ -1,0 +1,68 @@
+"""The service's own errors; the HTTP edge turns them into status codes.
+
+    DomainError            -> 400
+     ├── InvalidInput      -> 422  (the message says what to fix)
+     ├── NotFound          -> 404
+     └── Conflict          -> 409  (e.g. a name that must be unique is taken)
+
+Messages are English templates with ``{named}`` fields. The API answers in English;
+the staff pages translate the template first (Babel extracts the first argument of
+these classes and of :class:`Problem`), then fill in the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the field it concerns and a message template."""
+
+    field: str
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.template.format(**self.params)
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        return gettext(self.template).format(**self.params)
+
+
+class DomainError(Exception):
+    """A request the service understood but refuses."""
+
+    def __init__(self, template: str, field: str | None = None, **params: Any) -> None:
+        self.problem = Problem(field or "", template, params)
+        super().__init__(self.problem.message)
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> DomainError:
+        return cls(problem.template, problem.field, **problem.params)
+
+    @property
+    def message(self) -> str:
+        return self.problem.message
+
+    @property
+    def field(self) -> str | None:
+        return self.problem.field or None
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        return self.problem.translated(gettext)
+
+
+class InvalidInput(DomainError):
+    """The input breaks a rule; the message names the rule and the fix."""
+
+
+class NotFound(DomainError):
+    """The addressed record does not exist."""
+
+
+class Conflict(DomainError):
+    """The input clashes with something already stored."""

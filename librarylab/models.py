@@ -1,0 +1,10 @@
+"""Every table of the service, gathered for migrations and schema checks."""
+
+from librarylab.accounts import orm as accounts_orm
+from librarylab.database import Base
+from stations import orm as stations_orm
+from visits import orm as visits_orm
+
+metadata = Base.metadata
+
+__all__ = ["accounts_orm", "metadata", "stations_orm", "visits_orm"]

@@ -1,0 +1,40 @@
+"""Building blocks for the JSON API's request and response models."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+
+# Times of day travel as "HH:MM".
+HHMM = Annotated[time, PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str)]
+
+
+class StrictModel(BaseModel):
+    """Unknown fields are an error, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def values(self) -> dict[str, Any]:
+        """Field values as Python objects (``model_dump`` would serialise times to text)."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+class PatchModel(StrictModel):
+    """A partial update: omitted fields stay; ``null`` only where a field may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k, v in data.items() if v is None and k not in cls.nullable)
+            if nulls:
+                raise ValueError(f"these fields cannot be null: {', '.join(nulls)}")
+        return data
+
+    def values(self) -> dict[str, Any]:
+        """Only the fields the request sent."""
+        return {name: getattr(self, name) for name in self.model_fields_set}

@@ -1,0 +1,109 @@
+"""One validated settings object, read from ``LIBRARYLAB_*`` environment variables.
+
+The app, the CLI and the tests build a :class:`Settings` and pass it down; nothing
+else reads the environment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Language = Literal["de", "en"]
+LANGUAGES: tuple[Language, ...] = ("de", "en")
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says which variable to fix."""
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="LIBRARYLAB_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where local files live.")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means a SQLite file in the data folder."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs session cookies; generated into the data folder when empty.",
+    )
+    default_language: Language = "de"
+    timezone: str = Field(default="Europe/Berlin", description="The lab's local time zone.")
+    lab_name: str = "LibraryLab Düsseldorf"
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    session_max_age_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "use a sqlite:/// or postgresql+psycopg:// URL "
+                "(e.g. postgresql+psycopg://user:password@host:5432/librarylab)"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, e.g. Europe/Berlin") from exc
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'librarylab.sqlite3').resolve()}"
+
+    def with_secret_key(self) -> Settings:
+        """Return settings whose secret key is set, generating and storing one if needed.
+
+        The key persists in the data folder so sessions survive a restart.
+        """
+        key = self.secret_key.get_secret_value()
+        if key:
+            if len(key) < MIN_SECRET_KEY_LENGTH:
+                raise SettingsError(
+                    f"LIBRARYLAB_SECRET_KEY is too short: use at least "
+                    f"{MIN_SECRET_KEY_LENGTH} random characters"
+                )
+            return self
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            key = path.read_text(encoding="utf-8").strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            path.touch(mode=0o600)
+            path.write_text(key + "\n", encoding="utf-8")
+        return self.model_copy(update={"secret_key": SecretStr(key)})
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, turning validation errors into one clear message."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LIBRARYLAB_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None

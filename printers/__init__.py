@@ -1,0 +1,1 @@
+"""Demo prints on the lab's OctoPrint printers."""

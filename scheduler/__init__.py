@@ -1,0 +1,1 @@
+"""Rotation planning of the hands-on block (pure core; see README.md)."""

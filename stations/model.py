@@ -1,0 +1,53 @@
+"""Pure station vocabulary and rules: no I/O, no framework."""
+
+from __future__ import annotations
+
+import enum
+
+from librarylab.errors import Problem
+
+
+class Kind(enum.StrEnum):
+    """What a group does at a station; every group should meet every kind."""
+
+    VR = "vr"
+    GAMING = "gaming"
+    PRINTING = "printing"
+
+
+class Status(enum.StrEnum):
+    AVAILABLE = "available"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+MAX_CAPACITY = 100
+MAX_NAME_LENGTH = 80
+
+
+def station_problems(
+    *, name: str, capacity: int, status: Status, status_reason: str
+) -> list[Problem]:
+    """The rules a station breaks; empty when it is valid."""
+    problems: list[Problem] = []
+    if not name.strip():
+        problems.append(Problem("name", "The station needs a name."))
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(
+            Problem("name", "The name is longer than {limit} characters.", {"limit": MAX_NAME_LENGTH})
+        )
+    if not 1 <= capacity <= MAX_CAPACITY:
+        problems.append(
+            Problem(
+                "capacity",
+                "Capacity must be between 1 and {limit} people.",
+                {"limit": MAX_CAPACITY},
+            )
+        )
+    if status is Status.OUT_OF_SERVICE and not status_reason.strip():
+        problems.append(
+            Problem(
+                "status_reason",
+                "Say why the station is out of service (e.g. 'headset cable broken').",
+            )
+        )
+    return problems

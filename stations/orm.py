@@ -1,0 +1,34 @@
+"""The stations table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from librarylab.database import Base, UtcDateTime
+from stations.model import Kind, Status
+
+
+def _values(enum_type: type[Kind] | type[Status]) -> list[str]:
+    return [member.value for member in enum_type]
+
+
+class Station(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[Kind] = mapped_column(
+        Enum(Kind, native_enum=False, length=16, values_callable=_values)
+    )
+    capacity: Mapped[int] = mapped_column(Integer)
+    needs_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[Status] = mapped_column(
+        Enum(Status, native_enum=False, length=16, values_callable=_values),
+        default=Status.AVAILABLE,
+    )
+    status_reason: Mapped[str] = mapped_column(String(200), default="")
+    status_since: Mapped[datetime] = mapped_column(UtcDateTime())
+    notes: Mapped[str] = mapped_column(Text, default="")

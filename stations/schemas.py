@@ -1,0 +1,44 @@
+"""JSON shapes of the stations API (a public contract: add fields, never rename)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ConfigDict, Field
+
+from librarylab.schemas import PatchModel, StrictModel
+from stations.model import MAX_CAPACITY, MAX_NAME_LENGTH, Kind, Status
+
+
+class StationCreate(StrictModel):
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    kind: Kind
+    capacity: int = Field(ge=1, le=MAX_CAPACITY)
+    needs_staff: bool = False
+    status: Status = Status.AVAILABLE
+    status_reason: str = Field(default="", max_length=200)
+    notes: str = ""
+
+
+class StationPatch(PatchModel):
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
+    kind: Kind | None = None
+    capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY)
+    needs_staff: bool | None = None
+    status: Status | None = None
+    status_reason: str | None = Field(default=None, max_length=200)
+    notes: str | None = None
+
+
+class StationOut(StrictModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: Kind
+    capacity: int
+    needs_staff: bool
+    status: Status
+    status_reason: str
+    status_since: datetime
+    notes: str

@@ -1,0 +1,138 @@
+"""Fixtures: a fresh, migrated database per test on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarylab import database
+from librarylab.accounts import service as accounts
+from librarylab.accounts.orm import Role
+from librarylab.app import create_app
+from librarylab.models import metadata
+from librarylab.settings import Settings
+from tests.services import postgres_server
+
+TEST_SECRET = "test-secret-key-" + "x" * 32
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole run, with a migrated template database."""
+    with postgres_server() as url:
+        admin = database.make_engine(url)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("CREATE DATABASE lab_template"))
+        template = database.make_engine(url.rsplit("/", 1)[0] + "/lab_template")
+        database.upgrade(template)
+        template.dispose()
+        admin.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    engine = database.make_engine(f"sqlite:///{path}")
+    database.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _emptied_postgres(server_url: str) -> str:
+    """The migrated test database with every table emptied (much faster than a new one)."""
+    url = server_url.rsplit("/", 1)[0] + "/lab_template"
+    engine = database.make_engine(url)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "lab.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    return _emptied_postgres(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty SQLite database (for tests where the backend does not matter)."""
+    path = tmp_path / "lab.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        secret_key=SecretStr(TEST_SECRET),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Lab:
+    """A running app on one database, with an admin and a staff account and their tokens."""
+
+    client: TestClient
+    engine: Engine
+    sessions: sessionmaker[Session]
+    admin_token: str
+    staff_token: str
+
+    def headers(self, role: str = "staff") -> dict[str, str]:
+        token = self.admin_token if role == "admin" else self.staff_token
+        return {"Authorization": f"Bearer {token}"}
+
+
+ADMIN_PASSWORD = "admin-password-1"
+STAFF_PASSWORD = "staff-password-1"
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    return accounts.hash_password(password)  # once per run: hashing is slow on purpose
+
+
+def _lab(tmp_path: Path, url: str) -> Iterator[Lab]:
+    app = create_app(make_settings(tmp_path, url))
+    sessions: sessionmaker[Session] = app.state.sessions
+    with database.transaction(sessions) as session:
+        admin = accounts.create_user(
+            session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=_hash(ADMIN_PASSWORD)
+        )
+        staff = accounts.create_user(
+            session, "sam", STAFF_PASSWORD, Role.STAFF, password_hash=_hash(STAFF_PASSWORD)
+        )
+        admin_token = accounts.create_token(session, admin).secret
+        staff_token = accounts.create_token(session, staff).secret
+    with TestClient(app) as client:
+        yield Lab(client, app.state.engine, sessions, admin_token, staff_token)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, database_url: str) -> Iterator[Lab]:
+    """The service on SQLite and on PostgreSQL."""
+    yield from _lab(tmp_path, database_url)
+
+
+@pytest.fixture
+def sqlite_lab(tmp_path: Path, sqlite_url: str) -> Iterator[Lab]:
+    """The service on SQLite only (pages, where the backend does not matter)."""
+    yield from _lab(tmp_path, sqlite_url)

@@ -1,0 +1,75 @@
+"""Real servers for the test suite, started on 127.0.0.1 on free ports in temp dirs."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _postgres_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
+    if not found[-1]:
+        raise RuntimeError(
+            f"PostgreSQL's {name} is missing: 'make test' installs it (apt-get install postgresql)"
+        )
+    return found[-1]
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster; yields its SQLAlchemy URL (database ``postgres``).
+
+    PostgreSQL refuses to run as root, so as root the cluster belongs to ``postgres``
+    and lives in its own temp dir (pytest's are private to root).
+    """
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    workdir = Path(tempfile.mkdtemp(prefix="librarylab-pg-"))
+    if as_root:
+        shutil.chown(workdir, "postgres", "postgres")
+    data = workdir / "data"
+    port = free_port()
+    _run([*prefix, _postgres_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "lab",
+          "--no-sync"])
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    _run([*prefix, _postgres_bin("pg_ctl"), "-D", str(data), "-o", options,
+          "-l", str(workdir / "log"), "-w", "start"])
+    try:
+        yield f"postgresql+psycopg://lab@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, _postgres_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            check=False, capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")

@@ -1,0 +1,1 @@
+"""Visits: library teams' appointments at the lab, planned in rounds."""

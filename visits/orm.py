@@ -1,0 +1,72 @@
+"""Tables of rounds, visits and the visitors' posts."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String, Text, Time
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from librarylab.database import Base
+from visits.model import PostKind, VisitStatus
+
+
+def _values(enum_type: type[VisitStatus] | type[PostKind]) -> list[str]:
+    return [member.value for member in enum_type]
+
+
+class Round(Base):
+    """A planning round such as "Coworking round 2"."""
+
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+    visits: Mapped[list[Visit]] = relationship(back_populates="round")
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rounds.id", ondelete="SET NULL"), index=True
+    )
+    library: Mapped[str] = mapped_column(String(200), default="")
+    town: Mapped[str] = mapped_column(String(120), default="")
+    date: Mapped[date] = mapped_column(Date, index=True)
+    start: Mapped[time] = mapped_column(Time)
+    end: Mapped[time] = mapped_column(Time)
+    hands_on_start: Mapped[time | None] = mapped_column(Time)
+    hands_on_end: Mapped[time | None] = mapped_column(Time)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    topic: Mapped[str] = mapped_column(String(300), default="")
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[VisitStatus] = mapped_column(
+        Enum(VisitStatus, native_enum=False, length=16, values_callable=_values)
+    )
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    round: Mapped[Round | None] = relationship(back_populates="visits", lazy="joined")
+    posts: Mapped[list[VisitPost]] = relationship(
+        back_populates="visit",
+        cascade="all, delete-orphan",
+        order_by="VisitPost.id",
+        lazy="selectin",
+    )
+
+
+class VisitPost(Base):
+    __tablename__ = "visit_posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[PostKind] = mapped_column(
+        Enum(PostKind, native_enum=False, length=16, values_callable=_values)
+    )
+    url: Mapped[str] = mapped_column(String(500), default="")
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    visit: Mapped[Visit] = relationship(back_populates="posts")
