@@ -10,7 +10,7 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from librarylab import database
 from librarylab.accounts import service as accounts
@@ -23,7 +23,7 @@ class CommandError(Exception):
     """A failure the user can fix; printed without a traceback."""
 
 
-def _prepared(settings: Settings) -> database.sessionmaker[Session]:
+def _prepared(settings: Settings) -> sessionmaker[Session]:
     """Open the database and bring its schema up to date."""
     engine = database.make_engine(settings.effective_database_url)
     try:

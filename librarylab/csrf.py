@@ -23,10 +23,10 @@ async def _refuse(scope: Scope, send: Send, _message_id: object) -> None:
         content_type = b"application/json"
     else:
         body = (
-            "<!doctype html><meta charset=utf-8><title>403</title>"
-            "<p>Das Formular ist abgelaufen. Bitte Seite neu laden und erneut senden.</p>"
-            "<p>The form has expired. Please reload the page and send it again.</p>"
-        ).encode()
+            b"<!doctype html><meta charset=utf-8><title>403</title>"
+            b"<p>Das Formular ist abgelaufen. Bitte Seite neu laden und erneut senden.</p>"
+            b"<p>The form has expired. Please reload the page and send it again.</p>"
+        )
         content_type = b"text/html; charset=utf-8"
     await send(
         {"type": "http.response.start", "status": 403, "headers": [(b"content-type", content_type)]}

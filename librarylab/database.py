@@ -15,7 +15,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names, so migrations can refer to them on SQLite and PostgreSQL alike.
@@ -93,7 +102,7 @@ def is_reachable(engine: Engine) -> bool:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any driver error means "not reachable"
+    except Exception:
         return False
     return True
 
@@ -101,9 +110,7 @@ def is_reachable(engine: Engine) -> bool:
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration bound to ``engine``; no alembic.ini is needed."""
     config = Config()
-    config.set_main_option(
-        "script_location", str(resources.files("librarylab") / "migrations")
-    )
+    config.set_main_option("script_location", str(resources.files("librarylab") / "migrations"))
     config.attributes["engine"] = engine
     return config
 

@@ -86,7 +86,7 @@ def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
-PASSWORD_PAGE = "/account/password"
+PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path, not a password
 
 
 def page_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:

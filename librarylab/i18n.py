@@ -6,8 +6,8 @@ start-up, so there is no build step. Source strings are English; German is the d
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from datetime import date, time
 from functools import cache
 from importlib import resources
 
@@ -38,8 +38,9 @@ def translations(language: Language) -> NullTranslations:
 def pick_language(query: str | None, cookie: str | None, default: Language) -> Language:
     """An explicit ``?lang=`` wins, then the remembered choice, then the lab's default."""
     for candidate in (query, cookie):
-        if candidate in LANGUAGES:
-            return candidate  # type: ignore[return-value]
+        for language in LANGUAGES:
+            if candidate == language:
+                return language
     return default
 
 
@@ -49,15 +50,14 @@ class Formatter:
     def __init__(self, language: Language) -> None:
         self.language = language
 
-    def date(self, value: date | None, style: str = "medium") -> str:
+    def date(self, value: dt.date | None, style: str = "medium") -> str:
         return "" if value is None else format_date(value, style, locale=self.language)
 
-    def weekday_date(self, value: date) -> str:
-        return format_date(value, "EEEE, d. MMMM y" if self.language == "de" else "EEEE, MMMM d, y",
-                           locale=self.language)
+    def weekday_date(self, value: dt.date) -> str:
+        return format_date(value, "full", locale=self.language)
 
-    def month(self, value: date) -> str:
+    def month(self, value: dt.date) -> str:
         return format_date(value, "LLLL y", locale=self.language)
 
-    def time(self, value: time | None) -> str:
+    def time(self, value: dt.time | None) -> str:
         return "" if value is None else format_time(value, "HH:mm", locale=self.language)

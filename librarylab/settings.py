@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Language = Literal["de", "en"]
 LANGUAGES: tuple[Language, ...] = ("de", "en")
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 MIN_SECRET_KEY_LENGTH = 32
 
 

@@ -33,7 +33,9 @@ def station_problems(
         problems.append(Problem("name", "The station needs a name."))
     elif len(name) > MAX_NAME_LENGTH:
         problems.append(
-            Problem("name", "The name is longer than {limit} characters.", {"limit": MAX_NAME_LENGTH})
+            Problem(
+                "name", "The name is longer than {limit} characters.", {"limit": MAX_NAME_LENGTH}
+            )
         )
     if not 1 <= capacity <= MAX_CAPACITY:
         problems.append(

@@ -32,7 +32,8 @@ def _values(form: FormData) -> dict[str, Any]:
         "kind": kind,
         "capacity": forms.integer(form, "capacity"),
         "needs_staff": forms.checkbox(form, "needs_staff"),
-        "status": Status.OUT_OF_SERVICE if forms.checkbox(form, "out_of_service")
+        "status": Status.OUT_OF_SERVICE
+        if forms.checkbox(form, "out_of_service")
         else Status.AVAILABLE,
         "status_reason": forms.text(form, "status_reason"),
         "notes": forms.text(form, "notes"),
@@ -68,8 +69,15 @@ def stations_page(request: Request, session: SessionDep, user: PageUser) -> Resp
 
 @router.get("/new")
 def new_station_page(request: Request, _user: PageUser) -> Response:
-    values = {"name": "", "kind": "vr", "capacity": 3, "needs_staff": False,
-              "status": Status.AVAILABLE, "status_reason": "", "notes": ""}
+    values = {
+        "name": "",
+        "kind": "vr",
+        "capacity": 3,
+        "needs_staff": False,
+        "status": Status.AVAILABLE,
+        "status_reason": "",
+        "notes": "",
+    }
     return _form_page(request, None, values, None)
 
 

@@ -10,7 +10,7 @@ from httpx2 import Response
 def csrf_token(client: TestClient, path: str) -> str:
     """The hidden CSRF field of the first form on ``path``."""
     page = client.get(path)
-    field = BeautifulSoup(page.text, "html.parser").find("input", {"name": "csrftoken"})
+    field = BeautifulSoup(page.text, "html.parser").select_one("input[name=csrftoken]")
     assert field is not None, f"no form with a CSRF field on {path}"
     return str(field["value"])
 
@@ -36,5 +36,5 @@ def text_of(response: Response) -> str:
 
 
 def error_of(response: Response) -> str:
-    alert = BeautifulSoup(response.text, "html.parser").find(attrs={"role": "alert"})
+    alert = BeautifulSoup(response.text, "html.parser").select_one("[role=alert]")
     return alert.get_text(" ").strip() if alert else ""

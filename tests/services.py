@@ -50,17 +50,31 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(workdir, "postgres", "postgres")
     data = workdir / "data"
     port = free_port()
-    _run([*prefix, _postgres_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "lab",
-          "--no-sync"])
+    _run(
+        [*prefix, _postgres_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "lab", "--no-sync"]
+    )
     options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    _run([*prefix, _postgres_bin("pg_ctl"), "-D", str(data), "-o", options,
-          "-l", str(workdir / "log"), "-w", "start"])
+    _run(
+        [
+            *prefix,
+            _postgres_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(workdir / "log"),
+            "-w",
+            "start",
+        ]
+    )
     try:
         yield f"postgresql+psycopg://lab@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [*prefix, _postgres_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-            check=False, capture_output=True,
+            check=False,
+            capture_output=True,
         )
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -54,4 +54,4 @@ def visits_calendar(
         event.add("status", _ICAL_STATUS[visit.status])
         calendar.add_component(event)
     calendar.add_missing_timezones()
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())

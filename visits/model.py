@@ -72,9 +72,7 @@ def visit_problems(
         )
     elif hands_on_start is not None and hands_on_end is not None:
         if hands_on_end <= hands_on_start:
-            problems.append(
-                Problem("hands_on_end", "The hands-on block must end after it starts.")
-            )
+            problems.append(Problem("hands_on_end", "The hands-on block must end after it starts."))
         elif end > start and (hands_on_start < start or hands_on_end > end):
             problems.append(
                 Problem(
@@ -96,16 +94,10 @@ def visit_problems(
         )
     booked = status in (VisitStatus.REQUESTED, VisitStatus.CONFIRMED, VisitStatus.DONE)
     if booked and not library.strip():
-        problems.append(
-            Problem("library", "Name the visiting library, or mark the date as free.")
-        )
+        problems.append(Problem("library", "Name the visiting library, or mark the date as free."))
     if booked and participants == 0:
-        problems.append(
-            Problem("participants", "A booked visit needs at least one participant.")
-        )
+        problems.append(Problem("participants", "A booked visit needs at least one participant."))
     for post in posts:
         if post.url and not post.url.startswith(("https://", "http://")):
-            problems.append(
-                Problem("posts", "A post link must start with https:// or http://.")
-            )
+            problems.append(Problem("posts", "A post link must start with https:// or http://."))
     return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from datetime import date, time, timedelta
 from typing import Any
 
@@ -50,7 +51,8 @@ def _values(form: FormData, kept_posts: list[Post]) -> dict[str, Any]:
         "end": forms.clock(form, "end"),
         "hands_on_start": forms.optional_clock(form, "hands_on_start"),
         "hands_on_end": forms.optional_clock(form, "hands_on_end"),
-        "participants": forms.integer(form, "participants") if forms.text(form, "participants")
+        "participants": forms.integer(form, "participants")
+        if forms.text(form, "participants")
         else 0,
         "topic": forms.text(form, "topic"),
         "contact_name": forms.text(form, "contact_name"),
@@ -163,7 +165,7 @@ def calendar_page(
     )
 
 
-def _month_start(month: str | None, visits: Any) -> date:
+def _month_start(month: str | None, visits: Sequence[Visit]) -> date:
     """The asked month; else the month of the next visit; else of the last one; else now."""
     if month:
         try:

@@ -33,7 +33,7 @@ class VisitCreate(StrictModel):
     contact_email: str = Field(default="", max_length=320)
     status: VisitStatus = VisitStatus.REQUESTED
     round: str | None = Field(default=None, max_length=120)
-    posts: list[PostIn] = []
+    posts: list[PostIn] = Field(default_factory=list)
     notes: str = ""
 
     def values(self) -> dict[str, Any]:

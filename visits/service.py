@@ -158,7 +158,9 @@ def _apply(session: Session, visit: Visit, fields: Mapping[str, Any]) -> None:
         if name not in ("round", "posts"):
             setattr(visit, name, fields[name])
     visit.round = _round_named(session, fields["round"]) if fields["round"] else None
-    visit.posts = [VisitPost(kind=p.kind, url=p.url, published=p.published) for p in fields["posts"]]
+    visit.posts = [
+        VisitPost(kind=p.kind, url=p.url, published=p.published) for p in fields["posts"]
+    ]
 
 
 def _round_named(session: Session, name: str) -> Round:

@@ -36,8 +36,11 @@ async def login(request: Request, session: SessionDep) -> Response:
         return render(
             request,
             "login.html",
-            {"next": target, "error": _("Unknown name or wrong password."),
-             "name": forms.text(form, "name")},
+            {
+                "next": target,
+                "error": _("Unknown name or wrong password."),
+                "name": forms.text(form, "name"),
+            },
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
     session.commit()  # a rehashed password is kept
@@ -63,9 +66,10 @@ async def change_password(request: Request, user: PageUser, session: SessionDep)
     _ = gettext_for(request)
     error = None
     new = str(form.get("new_password", ""))
-    if not user.must_change_password and authenticate(
-        session, user.name, str(form.get("current_password", ""))
-    ) is None:
+    if (
+        not user.must_change_password
+        and authenticate(session, user.name, str(form.get("current_password", ""))) is None
+    ):
         error = _("The current password is wrong.")
     elif new != str(form.get("repeat_password", "")):
         error = _("The two new passwords differ.")

@@ -53,8 +53,14 @@ def test_visit_rules(overrides: dict[str, object], broken: list[str]) -> None:
 
 def test_hands_on_message_names_both_time_spans() -> None:
     problems = visit_problems(
-        status=VisitStatus.CONFIRMED, library="X", start=T("10:00"), end=T("14:00"),
-        hands_on_start=T("09:00"), hands_on_end=T("11:00"), participants=9, posts=[],
+        status=VisitStatus.CONFIRMED,
+        library="X",
+        start=T("10:00"),
+        end=T("14:00"),
+        hands_on_start=T("09:00"),
+        hands_on_end=T("11:00"),
+        participants=9,
+        posts=[],
     )
     assert problems[0].message == (
         "The hands-on block (09:00–11:00) must lie within the visit (10:00–14:00)."
