@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarylab import database
+from librarylab import database, logs
 from librarylab.accounts import service as accounts
 from librarylab.accounts.orm import Role
 from librarylab.errors import DomainError
@@ -53,7 +53,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             f"Log in at http://{args.host}:{args.port}/login and choose a new password.\n",
             flush=True,
         )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port)
+    logs.install("uvicorn.access", "uvicorn.error")  # after uvicorn set up its logging
+    uvicorn.Server(config).run()
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> None:
@@ -109,6 +111,16 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
     print(token.secret)
 
 
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        tokens = accounts.list_tokens(session, args.name)
+        for token in tokens:
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            print(
+                f"{token.id}\t{token.user.name}\t{token.created_at:%Y-%m-%d}\t{state}\t{token.label}"
+            )
+
+
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> None:
     with database.transaction(_prepared(settings)) as session:
         accounts.revoke_token(session, args.id)
@@ -154,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name", help="the account the token acts for")
     create.add_argument("--label", default="", help="what the token is for")
     create.set_defaults(func=cmd_token_create)
+    listing = token.add_parser("list", help="list tokens (id, account, created, state, label)")
+    listing.add_argument("name", nargs="?", help="only the tokens of this account")
+    listing.set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)

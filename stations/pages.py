@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from librarylab import forms
 from librarylab.accounts.orm import Role
 from librarylab.deps import PageUser, SessionDep
-from librarylab.errors import DomainError
+from librarylab.errors import DomainError, InvalidInput
 from librarylab.templating import gettext_for, render
 from stations import service
 from stations.model import Kind, Status
@@ -26,7 +26,7 @@ def _see(url: str) -> RedirectResponse:
 def _values(form: FormData) -> dict[str, Any]:
     kind = forms.text(form, "kind")
     if kind not in {k.value for k in Kind}:
-        raise DomainError("Choose what the station is for: VR, gaming or 3D printing.", "kind")
+        raise InvalidInput("Choose what the station is for: VR, gaming or 3D printing.", "kind")
     return {
         "name": forms.text(form, "name"),
         "kind": kind,

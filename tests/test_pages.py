@@ -63,8 +63,11 @@ def test_calendar_shows_a_month_with_its_visits(staff: TestClient) -> None:
     assert "Januar 2018" in page
     assert "Stadtbibliothek Euskirchen" in page
     assert "Stadtbücherei Bochum" not in page  # that one is in February
-    february = text_of(staff.get("/visits/calendar?month=2018-02"))
-    assert "Stadtbücherei Bochum" in february
+    february = staff.get("/visits/calendar?month=2018-02")
+    assert "Stadtbücherei Bochum" in text_of(february)
+    assert 'href="/visits/new?on=2018-02-14"' in february.text
+    form = staff.get("/visits/new?on=2018-02-14")
+    assert 'name="date" type="date" value="2018-02-14"' in form.text
 
 
 def test_station_list_shows_state_and_reason(staff: TestClient) -> None:

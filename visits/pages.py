@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from librarylab import forms
 from librarylab.accounts.orm import Role
 from librarylab.deps import PageUser, SessionDep
-from librarylab.errors import DomainError
+from librarylab.errors import DomainError, InvalidInput
 from librarylab.templating import gettext_for, render
 from visits import service
 from visits.model import TOPIC_SUGGESTIONS, Post, PostKind, VisitStatus
@@ -42,7 +42,7 @@ def _posts_from_form(form: FormData, kept: list[Post]) -> list[Post]:
 def _values(form: FormData, kept_posts: list[Post]) -> dict[str, Any]:
     state = forms.text(form, "status")
     if state not in {s.value for s in VisitStatus}:
-        raise DomainError("Choose a status for the visit.", "status")
+        raise InvalidInput("Choose a status for the visit.", "status")
     return {
         "library": forms.text(form, "library"),
         "town": forms.text(form, "town"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -138,6 +139,13 @@ def user_for_token(session: Session, secret: str) -> User | None:
     if token is None or not token.user.active:
         return None
     return token.user
+
+
+def list_tokens(session: Session, name: str | None = None) -> Sequence[ApiToken]:
+    query = select(ApiToken).join(User).order_by(ApiToken.id)
+    if name is not None:
+        query = query.where(User.name == get_user(session, name).name)
+    return session.scalars(query).all()
 
 
 def revoke_token(session: Session, token_id: int) -> None:
