@@ -6,6 +6,7 @@ Feature packages declare their tables on :class:`Base`; service functions take a
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Enum,
     MetaData,
     TypeDecorator,
     create_engine,
@@ -54,6 +56,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(enum_type: type[enum.StrEnum]) -> Enum:
+    """An enum column stored as its string values (portable, no native enum type)."""
+    return Enum(
+        enum_type,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class Base(DeclarativeBase):

@@ -78,12 +78,16 @@ def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     return user
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+def _admin_only(user: User) -> User:
     if user.role is not Role.ADMIN:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail="This needs the admin role; ask an admin."
         )
     return user
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    return _admin_only(user)
 
 
 PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path, not a password
@@ -100,6 +104,11 @@ def page_user(request: Request, user: Annotated[User | None, Depends(optional_us
     return user
 
 
+def page_admin(user: Annotated[User, Depends(page_user)]) -> User:
+    return _admin_only(user)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 PageUser = Annotated[User, Depends(page_user)]
+AdminPageUser = Annotated[User, Depends(page_admin)]

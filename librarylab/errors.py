@@ -6,14 +6,14 @@
      └── Conflict          -> 409  (e.g. a name that must be unique is taken)
 
 Messages are English templates with ``{named}`` fields. The API answers in English;
-the staff pages translate the template first (Babel extracts the first argument of
-these classes and of :class:`Problem`), then fill in the fields.
+the staff pages translate the template first, then fill in the fields. Babel finds the
+templates by the calls that carry them (keywords listed in the Makefile's ``messages``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -58,6 +58,15 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     """The input breaks a rule; the message names the rule and the fix."""
+
+
+def reject_unknown_fields(changes: Iterable[str], editable: Iterable[str]) -> None:
+    """Refuse a change that names fields which cannot be changed."""
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise InvalidInput(
+            "These fields cannot be changed: {fields}.", fields=", ".join(sorted(unknown))
+        )
 
 
 class NotFound(DomainError):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
+from typing import TypeVar
 
 from starlette.datastructures import FormData
 
 from librarylab.errors import InvalidInput
+
+T = TypeVar("T")
 
 
 def text(form: FormData, name: str) -> str:
@@ -14,12 +18,16 @@ def text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def integer(form: FormData, name: str) -> int:
+def _parsed(form: FormData, name: str, parse: Callable[[str], T], template: str) -> T:
     raw = text(form, name)
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise InvalidInput("'{value}' is not a whole number.", name, value=raw) from None
+        raise InvalidInput(template, name, value=raw) from None
+
+
+def integer(form: FormData, name: str) -> int:
+    return _parsed(form, name, int, "'{value}' is not a whole number.")
 
 
 def checkbox(form: FormData, name: str) -> bool:
@@ -27,19 +35,11 @@ def checkbox(form: FormData, name: str) -> bool:
 
 
 def day(form: FormData, name: str) -> date:
-    raw = text(form, name)
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("'{value}' is not a date (YYYY-MM-DD).", name, value=raw) from None
+    return _parsed(form, name, date.fromisoformat, "'{value}' is not a date (YYYY-MM-DD).")
 
 
 def clock(form: FormData, name: str) -> time:
-    raw = text(form, name)
-    try:
-        return time.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("'{value}' is not a time of day (HH:MM).", name, value=raw) from None
+    return _parsed(form, name, time.fromisoformat, "'{value}' is not a time of day (HH:MM).")
 
 
 def optional_clock(form: FormData, name: str) -> time | None:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from librarylab.database import Base, UtcDateTime
+from librarylab.database import Base, UtcDateTime, str_enum
 from stations.model import Kind, Status
-
-
-def _values(enum_type: type[Kind] | type[Status]) -> list[str]:
-    return [member.value for member in enum_type]
 
 
 class Station(Base):
@@ -20,13 +16,11 @@ class Station(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
-    kind: Mapped[Kind] = mapped_column(
-        Enum(Kind, native_enum=False, length=16, values_callable=_values)
-    )
+    kind: Mapped[Kind] = mapped_column(str_enum(Kind))
     capacity: Mapped[int] = mapped_column(Integer)
     needs_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[Status] = mapped_column(
-        Enum(Status, native_enum=False, length=16, values_callable=_values),
+        str_enum(Status),
         default=Status.AVAILABLE,
     )
     status_reason: Mapped[str] = mapped_column(String(200), default="")

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from librarylab import forms
 from librarylab.accounts.orm import Role
-from librarylab.deps import PageUser, SessionDep
+from librarylab.deps import AdminPageUser, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.templating import gettext_for, render
 from stations import service
@@ -116,9 +116,7 @@ async def update_station(
 
 
 @router.post("/{station_id}/delete")
-def delete_station(station_id: int, session: SessionDep, user: PageUser) -> Response:
-    if user.role is not Role.ADMIN:
-        return Response("Only admins may delete stations.", status_code=status.HTTP_403_FORBIDDEN)
+def delete_station(station_id: int, session: SessionDep, _user: AdminPageUser) -> Response:
     service.delete_station(session, station_id)
     session.commit()
     return _see("/stations")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from librarylab.errors import Conflict, InvalidInput, NotFound
+from librarylab.errors import Conflict, InvalidInput, NotFound, reject_unknown_fields
 from stations.model import Kind, Status, station_problems
 from stations.orm import Station
 
@@ -47,11 +47,7 @@ def create_station(session: Session, values: Mapping[str, Any]) -> Station:
 def update_station(session: Session, station_id: int, changes: Mapping[str, Any]) -> Station:
     """Apply a partial change; a rejected change leaves the station as it was."""
     station = get_station(session, station_id)
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise InvalidInput(
-            "These fields cannot be changed: {fields}.", fields=", ".join(sorted(unknown))
-        )
+    reject_unknown_fields(changes, EDITABLE)
     fields = {name: getattr(station, name) for name in EDITABLE} | dict(changes)
     if fields["status"] == Status.AVAILABLE and "status_reason" not in changes:
         fields["status_reason"] = ""

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from librarylab import database
 from librarylab.demo import load_demo
-from tests.conftest import STAFF_PASSWORD, Lab
+from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD, Lab
 from tests.pages import error_of, login, submit, text_of
 
 
@@ -181,3 +181,18 @@ def test_editing_a_visit_keeps_what_the_form_does_not_show(staff: TestClient) ->
     assert after["post_outstanding"] is False
     assert after["topic"] == krefeld["topic"]
     assert {p["kind"] for p in after["posts"]} == {"blog", "facebook"}
+
+
+def test_only_admins_see_and_use_the_delete_buttons(sqlite_lab: Lab) -> None:
+    client = sqlite_lab.client
+    with database.transaction(sqlite_lab.sessions) as session:
+        load_demo(session)
+    login(client, "sam", STAFF_PASSWORD)
+    assert "Löschen" not in text_of(client.get("/stations"))
+    refused = submit(client, "/stations", "/stations/1/delete", {})
+    assert refused.status_code == 403
+    client.cookies.clear()
+    login(client, "ada", ADMIN_PASSWORD)
+    assert "Löschen" in text_of(client.get("/stations"))
+    assert submit(client, "/stations", "/stations/1/delete", {}).status_code == 303
+    assert "VR-Brille HTC Vive" not in text_of(client.get("/stations"))

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String, Text, Time
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from librarylab.database import Base
+from librarylab.database import Base, str_enum
 from visits.model import PostKind, VisitStatus
-
-
-def _values(enum_type: type[VisitStatus] | type[PostKind]) -> list[str]:
-    return [member.value for member in enum_type]
 
 
 class Round(Base):
@@ -44,9 +40,7 @@ class Visit(Base):
     topic: Mapped[str] = mapped_column(String(300), default="")
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(320), default="")
-    status: Mapped[VisitStatus] = mapped_column(
-        Enum(VisitStatus, native_enum=False, length=16, values_callable=_values)
-    )
+    status: Mapped[VisitStatus] = mapped_column(str_enum(VisitStatus))
     notes: Mapped[str] = mapped_column(Text, default="")
 
     round: Mapped[Round | None] = relationship(back_populates="visits", lazy="joined")
@@ -63,9 +57,7 @@ class VisitPost(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[PostKind] = mapped_column(
-        Enum(PostKind, native_enum=False, length=16, values_callable=_values)
-    )
+    kind: Mapped[PostKind] = mapped_column(str_enum(PostKind))
     url: Mapped[str] = mapped_column(String(500), default="")
     published: Mapped[bool] = mapped_column(Boolean, default=False)
 

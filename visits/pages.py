@@ -12,8 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from librarylab import forms
-from librarylab.accounts.orm import Role
-from librarylab.deps import PageUser, SessionDep
+from librarylab.deps import AdminPageUser, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.templating import gettext_for, render
 from visits import service
@@ -225,9 +224,7 @@ async def update_visit(
 
 
 @router.post("/{visit_id}/delete")
-def delete_visit(visit_id: int, session: SessionDep, user: PageUser) -> Response:
-    if user.role is not Role.ADMIN:
-        return Response("Only admins may delete visits.", status_code=status.HTTP_403_FORBIDDEN)
+def delete_visit(visit_id: int, session: SessionDep, _user: AdminPageUser) -> Response:
     service.delete_visit(session, visit_id)
     session.commit()
     return _see("/visits")

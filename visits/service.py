@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from librarylab.errors import InvalidInput, NotFound
+from librarylab.errors import InvalidInput, NotFound, reject_unknown_fields
 from visits.model import Post, PostKind, VisitStatus, visit_problems
 from visits.orm import Round, Visit, VisitPost
 
@@ -102,11 +102,7 @@ def create_visit(session: Session, values: Mapping[str, Any]) -> Visit:
 def update_visit(session: Session, visit_id: int, changes: Mapping[str, Any]) -> Visit:
     """Apply a partial change; a rejected change leaves the visit as it was."""
     visit = get_visit(session, visit_id)
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise InvalidInput(
-            "These fields cannot be changed: {fields}.", fields=", ".join(sorted(unknown))
-        )
+    reject_unknown_fields(changes, EDITABLE)
     fields = _checked(visit_fields(visit) | dict(changes))
     _apply(session, visit, fields)
     session.flush()

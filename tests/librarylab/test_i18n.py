@@ -19,6 +19,7 @@ KEYWORDS = {
     "Conflict": None,
     "DomainError": None,
     "Problem": (2,),
+    "_parsed": (4,),
 }
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 
@@ -39,9 +40,12 @@ def _extracted() -> set[str]:
 def test_every_message_is_translated_to_german() -> None:
     with (ROOT / "librarylab/locale/de/LC_MESSAGES/messages.po").open("rb") as handle:
         catalog = read_po(handle)
-    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
-    missing = sorted(_extracted() - translated)
+    translated = {str(m.id) for m in catalog if m.id and m.string and not m.fuzzy}
+    extracted = _extracted()
+    missing = sorted(extracted - translated)
     assert missing == [], "run 'make messages' and translate: " + "; ".join(missing)
+    stale = sorted(translated - extracted)
+    assert stale == [], "no longer found in the code (see KEYWORDS): " + "; ".join(stale)
 
 
 def test_german_catalog_translates_and_english_is_the_source() -> None:
