@@ -9,7 +9,7 @@ from importlib import resources
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.middleware.sessions import SessionMiddleware
 
 from librarylab import __version__, health
@@ -103,6 +103,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": "The change clashes with data stored meanwhile; reload and try again."},
             status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, _exc: Exception) -> Response:
+        # A value the database cannot hold (e.g. a NUL character) that the rules let through.
+        return JSONResponse(
+            {"detail": "A value cannot be stored (out of range or with control characters)."},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
     @app.exception_handler(RedirectTo)

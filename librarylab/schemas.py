@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator, model_validator
+
+# Record ids in URLs: positive and within the databases' integer range.
+RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 # Times of day travel as "HH:MM".
 HHMM = Annotated[time, PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str)]
 
 
+# Control characters other than tab and line breaks (PostgreSQL refuses NUL outright).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class StrictModel(BaseModel):
-    """Unknown fields are an error, so a typo never passes silently."""
+    """Unknown fields are an error, so a typo never passes silently; text is printable."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("control characters are not allowed in text")
+        return value
 
     def values(self) -> dict[str, Any]:
         """Field values as Python objects (``model_dump`` would serialise times to text)."""

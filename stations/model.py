@@ -22,6 +22,7 @@ class Status(enum.StrEnum):
 
 MAX_CAPACITY = 100
 MAX_NAME_LENGTH = 80
+MAX_REASON_LENGTH = 200
 
 
 def station_problems(
@@ -43,6 +44,14 @@ def station_problems(
                 "capacity",
                 "Capacity must be between 1 and {limit} people.",
                 {"limit": MAX_CAPACITY},
+            )
+        )
+    if len(status_reason) > MAX_REASON_LENGTH:
+        problems.append(
+            Problem(
+                "status_reason",
+                "This text is longer than {limit} characters.",
+                {"limit": MAX_REASON_LENGTH},
             )
         )
     if status is Status.OUT_OF_SERVICE and not status_reason.strip():

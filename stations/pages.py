@@ -12,6 +12,7 @@ from librarylab import forms
 from librarylab.accounts.orm import Role
 from librarylab.deps import AdminPageUser, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput
+from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
 from stations import service
 from stations.model import Kind, Status
@@ -94,7 +95,7 @@ async def create_station(request: Request, session: SessionDep, _user: PageUser)
 
 @router.get("/{station_id}")
 def edit_station_page(
-    request: Request, station_id: int, session: SessionDep, _user: PageUser
+    request: Request, station_id: RecordId, session: SessionDep, _user: PageUser
 ) -> Response:
     station = service.get_station(session, station_id)
     values = {name: getattr(station, name) for name in service.EDITABLE}
@@ -103,7 +104,7 @@ def edit_station_page(
 
 @router.post("/{station_id}")
 async def update_station(
-    request: Request, station_id: int, session: SessionDep, _user: PageUser
+    request: Request, station_id: RecordId, session: SessionDep, _user: PageUser
 ) -> Response:
     form = await request.form()
     try:
@@ -116,7 +117,7 @@ async def update_station(
 
 
 @router.post("/{station_id}/delete")
-def delete_station(station_id: int, session: SessionDep, _user: AdminPageUser) -> Response:
+def delete_station(station_id: RecordId, session: SessionDep, _user: AdminPageUser) -> Response:
     service.delete_station(session, station_id)
     session.commit()
     return _see("/stations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from librarylab.deps import AdminUser, CurrentUser, SessionDep
+from librarylab.schemas import RecordId
 from stations import service
 from stations.schemas import StationCreate, StationOut, StationPatch
 
@@ -24,13 +25,13 @@ def create_station(body: StationCreate, session: SessionDep, _user: CurrentUser)
 
 
 @router.get("/{station_id}")
-def read_station(station_id: int, session: SessionDep, _user: CurrentUser) -> StationOut:
+def read_station(station_id: RecordId, session: SessionDep, _user: CurrentUser) -> StationOut:
     return StationOut.model_validate(service.get_station(session, station_id))
 
 
 @router.patch("/{station_id}")
 def update_station(
-    station_id: int, body: StationPatch, session: SessionDep, _user: CurrentUser
+    station_id: RecordId, body: StationPatch, session: SessionDep, _user: CurrentUser
 ) -> StationOut:
     station = service.update_station(session, station_id, body.values())
     session.commit()
@@ -38,6 +39,6 @@ def update_station(
 
 
 @router.delete("/{station_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_station(station_id: int, session: SessionDep, _user: AdminUser) -> None:
+def delete_station(station_id: RecordId, session: SessionDep, _user: AdminUser) -> None:
     service.delete_station(session, station_id)
     session.commit()

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from librarylab import forms
 from librarylab.deps import AdminPageUser, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput
+from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
 from visits import service
 from visits.model import TOPIC_SUGGESTIONS, Post, PostKind, VisitStatus
@@ -202,7 +203,7 @@ async def create_visit(request: Request, session: SessionDep, _user: PageUser) -
 
 @router.get("/{visit_id}")
 def edit_visit_page(
-    request: Request, visit_id: int, session: SessionDep, _user: PageUser
+    request: Request, visit_id: RecordId, session: SessionDep, _user: PageUser
 ) -> Response:
     visit = service.get_visit(session, visit_id)
     return _form_page(request, session, visit.id, _form_values(service.visit_fields(visit)), None)
@@ -210,7 +211,7 @@ def edit_visit_page(
 
 @router.post("/{visit_id}")
 async def update_visit(
-    request: Request, visit_id: int, session: SessionDep, _user: PageUser
+    request: Request, visit_id: RecordId, session: SessionDep, _user: PageUser
 ) -> Response:
     form = await request.form()
     kept = service.visit_fields(service.get_visit(session, visit_id))["posts"]
@@ -224,7 +225,7 @@ async def update_visit(
 
 
 @router.post("/{visit_id}/delete")
-def delete_visit(visit_id: int, session: SessionDep, _user: AdminPageUser) -> Response:
+def delete_visit(visit_id: RecordId, session: SessionDep, _user: AdminPageUser) -> Response:
     service.delete_visit(session, visit_id)
     session.commit()
     return _see("/visits")

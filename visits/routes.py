@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from librarylab.accounts.orm import User
 from librarylab.accounts.service import user_for_token
 from librarylab.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, optional_user
+from librarylab.schemas import RecordId
 from visits import service
 from visits.ical import visits_calendar
 from visits.schemas import RoundOut, VisitCreate, VisitOut, VisitPatch
@@ -74,13 +75,13 @@ def read_visits_calendar(
 
 
 @router.get("/visits/{visit_id}")
-def read_visit(visit_id: int, session: SessionDep, _user: CurrentUser) -> VisitOut:
+def read_visit(visit_id: RecordId, session: SessionDep, _user: CurrentUser) -> VisitOut:
     return VisitOut.of(service.get_visit(session, visit_id))
 
 
 @router.patch("/visits/{visit_id}")
 def update_visit(
-    visit_id: int, body: VisitPatch, session: SessionDep, _user: CurrentUser
+    visit_id: RecordId, body: VisitPatch, session: SessionDep, _user: CurrentUser
 ) -> VisitOut:
     visit = service.update_visit(session, visit_id, body.values())
     session.commit()
@@ -88,7 +89,7 @@ def update_visit(
 
 
 @router.delete("/visits/{visit_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_visit(visit_id: int, session: SessionDep, _user: AdminUser) -> None:
+def delete_visit(visit_id: RecordId, session: SessionDep, _user: AdminUser) -> None:
     service.delete_visit(session, visit_id)
     session.commit()
 

@@ -114,6 +114,18 @@ def delete_visit(session: Session, visit_id: int) -> None:
     session.flush()
 
 
+# Column sizes: longer text is refused before the database would.
+MAX_LENGTHS = {
+    "library": 200,
+    "town": 120,
+    "topic": 300,
+    "contact_name": 200,
+    "contact_email": 320,
+    "round": 120,
+}
+MAX_URL_LENGTH = 500
+
+
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     fields["status"] = VisitStatus(fields["status"])
     fields["posts"] = [
@@ -123,6 +135,13 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
         fields[name] = str(fields[name] or "").strip()
     round_name = str(fields["round"] or "").strip()
     fields["round"] = round_name or None
+    for name, limit in MAX_LENGTHS.items():
+        if len(fields[name] or "") > limit:
+            raise InvalidInput("This text is longer than {limit} characters.", name, limit=limit)
+    if any(len(post.url) > MAX_URL_LENGTH for post in fields["posts"]):
+        raise InvalidInput(
+            "This text is longer than {limit} characters.", "posts", limit=MAX_URL_LENGTH
+        )
     problems = visit_problems(
         status=fields["status"],
         library=fields["library"],

@@ -47,6 +47,7 @@ def test_created_station_is_listed_with_contract_fields(lab: Lab) -> None:
         ({**VIVE, "name": "   "}, 422, "needs a name"),
         ({**VIVE, "status": "out_of_service"}, 422, "why the station is out of service"),
         ({**VIVE, "colour": "red"}, 422, "Extra inputs are not permitted"),
+        ({**VIVE, "name": "VR\x00 1"}, 422, "control characters"),
         ({"kind": "vr", "capacity": 2}, 422, "Field required"),
         ({**VIVE, "name": "vr-brille htc vive"}, 409, "already exists"),
     ],
