@@ -20,6 +20,7 @@ from librarylab.deps import RedirectTo
 from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
+from scheduler import routes as plan_routes
 from stations import pages as station_pages
 from stations import routes as station_routes
 from visits import pages as visit_pages
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         health.router,
         station_routes.router,
         visit_routes.router,
+        plan_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
@@ -95,7 +97,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def domain_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         code = _STATUS_OF.get(type(exc), status.HTTP_400_BAD_REQUEST)
-        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=code)
+        body = {
+            "detail": exc.message,
+            "field": exc.field,
+            "fixes": [fix.message for fix in exc.fixes],
+        }
+        return JSONResponse(body, status_code=code)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, _exc: Exception) -> Response:

@@ -38,11 +38,14 @@ class DomainError(Exception):
 
     def __init__(self, template: str, field: str | None = None, **params: Any) -> None:
         self.problem = Problem(field or "", template, params)
+        self.fixes: list[Problem] = []  # concrete ways out, where the service knows them
         super().__init__(self.problem.message)
 
     @classmethod
-    def from_problem(cls, problem: Problem) -> DomainError:
-        return cls(problem.template, problem.field, **problem.params)
+    def from_problem(cls, problem: Problem, fixes: list[Problem] | None = None) -> DomainError:
+        error = cls(problem.template, problem.field, **problem.params)
+        error.fixes = list(fixes or [])
+        return error
 
     @property
     def message(self) -> str:

@@ -2,9 +2,10 @@
 
 from librarylab.accounts import orm as accounts_orm
 from librarylab.database import Base
+from scheduler import orm as scheduler_orm
 from stations import orm as stations_orm
 from visits import orm as visits_orm
 
 metadata = Base.metadata
 
-__all__ = ["accounts_orm", "metadata", "stations_orm", "visits_orm"]
+__all__ = ["accounts_orm", "metadata", "scheduler_orm", "stations_orm", "visits_orm"]

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
     session_max_age_hours: int = Field(default=12, ge=1, le=24 * 30)
+    slot_minutes: int = Field(default=20, ge=1, le=240, description="Default slot length.")
+    changeover_minutes: int = Field(default=5, ge=0, le=60, description="Default changeover.")
+    plan_time_limit_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How long the exact solver may search per plan."
+    )
 
     @field_validator("database_url")
     @classmethod

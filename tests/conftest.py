@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -21,6 +23,11 @@ from librarylab.app import create_app
 from librarylab.models import metadata
 from librarylab.settings import Settings
 from tests.services import postgres_server
+
+# HYPOTHESIS_PROFILE=thorough runs many more random cases than the everyday suite.
+hypothesis.settings.register_profile("default", max_examples=80)
+hypothesis.settings.register_profile("thorough", max_examples=1500)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 TEST_SECRET = "test-secret-key-" + "x" * 32
 

@@ -57,7 +57,7 @@ def _snapshot(lab: Lab) -> tuple[Any, Any]:
 
 
 FUZZ = settings(
-    max_examples=50,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -1,0 +1,91 @@
+"""The CP-SAT adapter: the only module that imports OR-Tools.
+
+It answers three questions about a fixed number of slots: is there a full rotation; which
+full rotation keeps most of a previous plan; which partial plan meets the most kinds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from scheduler.instance import Instance, Placement
+
+
+class Outcome(enum.Enum):
+    OPTIMAL = "optimal"  # proven best (for feasibility: found)
+    FEASIBLE = "feasible"  # found, not proven best
+    INFEASIBLE = "infeasible"  # proven impossible
+    UNKNOWN = "unknown"  # time ran out before anything was found
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: Outcome
+    placement: Placement | None
+
+
+def solve(
+    instance: Instance,
+    *,
+    partial: bool = False,
+    keep: Placement | None = None,
+    hint: Placement | None = None,
+    seconds: float = 2.0,
+) -> Answer:
+    """Place groups in ``instance.slots`` slots; every needed kind exactly once unless
+    ``partial`` (then as many as possible); with ``keep``, change as little as possible."""
+    model = cp_model.CpModel()
+    x: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    for g, t, s in instance.options():
+        x[g, t, s] = model.new_bool_var(f"x_{g}_{t}_{s}")
+    by_group_slot: dict[tuple[int, int], list[cp_model.IntVar]] = {}
+    by_station_slot: dict[tuple[int, int], list[cp_model.IntVar]] = {}
+    by_group_kind: dict[tuple[int, str], list[cp_model.IntVar]] = {}
+    kind_of = {st.id: st.kind for st in instance.stations}
+    for (g, t, s), var in x.items():
+        by_group_slot.setdefault((g, t), []).append(var)
+        by_station_slot.setdefault((s, t), []).append(var)
+        by_group_kind.setdefault((g, kind_of[s]), []).append(var)
+    for group in by_group_slot.values():
+        model.add_at_most_one(group)
+    for station in by_station_slot.values():
+        model.add_at_most_one(station)
+    met = []
+    for g, needs in enumerate(instance.needs):
+        for kind in needs:
+            chances = by_group_kind.get((g, kind), [])
+            if partial:
+                model.add(sum(chances) <= 1)
+                met.extend(chances)
+            elif not chances:
+                return Answer(Outcome.INFEASIBLE, None)
+            else:
+                model.add_exactly_one(chances)
+    for (g, t), s in instance.pinned.items():
+        if (g, t, s) not in x:
+            return Answer(Outcome.INFEASIBLE, None)
+        model.add(x[g, t, s] == 1)
+    if partial:
+        model.maximize(sum(met))
+    elif keep:
+        model.maximize(sum(x[g, t, s] for (g, t), s in keep.items() if (g, t, s) in x))
+    for (g, t), s in (hint or {}).items():
+        if (g, t, s) in x:
+            model.add_hint(x[g, t, s], 1)
+
+    solver = cp_model.CpSolver()
+    # One worker and a budget in deterministic time: the same request gives the same plan.
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = seconds
+    solver.parameters.max_time_in_seconds = 3 * seconds  # a hard stop on a loaded machine
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE:
+        return Answer(Outcome.INFEASIBLE, None)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Answer(Outcome.UNKNOWN, None)
+    placement = {(g, t): s for (g, t, s), var in x.items() if solver.value(var)}
+    outcome = Outcome.OPTIMAL if status == cp_model.OPTIMAL else Outcome.FEASIBLE
+    return Answer(outcome, placement)

@@ -1,0 +1,73 @@
+"""Plans to and from the JSON document the API shows and the database keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scheduler.bounds import clock
+from scheduler.model import Assignment, Group, Missing, Plan, Slot
+
+
+def minutes(text: str) -> int:
+    hours, mins = text.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def to_document(plan: Plan, visit_id: int) -> dict[str, Any]:
+    """The public plan shape; group ids are 1-based, slot indexes 0-based."""
+    return {
+        "visit_id": visit_id,
+        "groups": [
+            {
+                "id": g.index + 1,
+                "name": g.name,
+                "size": g.size,
+                "members": list(g.members),
+                "avoids": sorted(g.avoids),
+            }
+            for g in plan.groups
+        ],
+        "slots": [
+            {
+                "index": s.index,
+                "start": clock(s.start),
+                "end": clock(s.end),
+                "assignments": [
+                    {"group_id": a.group + 1, "station_id": a.station_id} for a in s.assignments
+                ],
+            }
+            for s in plan.slots
+        ],
+        "lower_bound_slots": plan.lower_bound_slots,
+        "optimal": plan.optimal,
+        "missing": [{"group_id": m.group + 1, "kind": m.kind} for m in plan.missing],
+        "engine": plan.engine,
+    }
+
+
+def from_document(document: dict[str, Any]) -> Plan:
+    return Plan(
+        groups=tuple(
+            Group(
+                g["id"] - 1,
+                g["name"],
+                g["size"],
+                tuple(g["members"]),
+                frozenset(g.get("avoids", ())),
+            )
+            for g in document["groups"]
+        ),
+        slots=tuple(
+            Slot(
+                s["index"],
+                minutes(s["start"]),
+                minutes(s["end"]),
+                tuple(Assignment(a["group_id"] - 1, a["station_id"]) for a in s["assignments"]),
+            )
+            for s in document["slots"]
+        ),
+        lower_bound_slots=document["lower_bound_slots"],
+        optimal=document["optimal"],
+        missing=tuple(Missing(m["group_id"] - 1, m["kind"]) for m in document["missing"]),
+        engine=document.get("engine", "greedy"),
+    )

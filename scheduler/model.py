@@ -1,0 +1,127 @@
+"""The planning vocabulary: what goes into a rotation plan and what comes out.
+
+Times are minutes since midnight, so the core needs no clock and no time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from librarylab.errors import Problem
+
+
+@dataclass(frozen=True)
+class Station:
+    """A station that can host one group per slot."""
+
+    id: int
+    name: str
+    kind: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Person:
+    """A named participant; ``avoids`` lists kinds they must not do (e.g. no VR)."""
+
+    name: str
+    avoids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Busy:
+    """A station unavailable in ``[start, end)``: booked by another visit, or broken."""
+
+    station_id: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An assignment that must stay: group (0-based index) at a station in a slot."""
+
+    group: int
+    slot: int
+    station_id: int
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything the planner needs to know about one visit's hands-on block."""
+
+    start: int
+    end: int
+    slot_minutes: int
+    changeover_minutes: int
+    kinds: tuple[str, ...]  # every group should meet each of these once
+    stations: tuple[Station, ...]  # stations in service
+    participants: int | tuple[Person, ...]
+    group_count: int | None = None
+    max_group_size: int | None = None
+    pins: tuple[Pin, ...] = ()
+    busy: tuple[Busy, ...] = ()
+    accept_partial: bool = False
+    time_limit_seconds: float = 2.0
+
+    @property
+    def people_count(self) -> int:
+        return self.participants if isinstance(self.participants, int) else len(self.participants)
+
+
+@dataclass(frozen=True)
+class Group:
+    index: int
+    name: str
+    size: int
+    members: tuple[str, ...] = ()
+    avoids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    group: int
+    station_id: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    index: int
+    start: int
+    end: int
+    assignments: tuple[Assignment, ...]
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A group that does not meet a kind: the window is too short, or it left early."""
+
+    group: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    groups: tuple[Group, ...]
+    slots: tuple[Slot, ...]
+    lower_bound_slots: int
+    optimal: bool
+    missing: tuple[Missing, ...] = ()
+    engine: str = "greedy"  # which engine produced the assignments
+
+    def station_at(self, group: int, slot: int) -> int | None:
+        for assignment in self.slots[slot].assignments:
+            if assignment.group == group:
+                return assignment.station_id
+        return None
+
+
+@dataclass
+class PlanningImpossible(Exception):
+    """No plan meets every kind in the window; says why and what would fix it."""
+
+    reason: Problem
+    fixes: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.reason.message

@@ -1,0 +1,337 @@
+"""Planning use cases: gather a visit's inputs, run the pure planner, keep the plan.
+
+Functions take a session and plain values, and never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, lazyload
+
+from librarylab.errors import InvalidInput, NotFound, Problem
+from scheduler import planning
+from scheduler.documents import from_document, minutes, to_document
+from scheduler.model import Busy, Person, Pin, Plan, PlanningImpossible, Request, Station
+from scheduler.orm import StoredPlan
+from stations.model import Status
+from stations.orm import Station as StationRow
+from visits.model import VisitStatus
+from visits.orm import Visit
+from visits.service import get_visit
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The lab's planning defaults (from the settings)."""
+
+    slot_minutes: int = 20
+    changeover_minutes: int = 5
+    time_limit_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What staff may choose per visit; None means the lab's default."""
+
+    slot_minutes: int | None = None
+    changeover_minutes: int | None = None
+    group_count: int | None = None
+    max_group_size: int | None = None
+    pins: tuple[tuple[int, int, int], ...] = ()  # (group id, slot index, station id)
+    accept_partial: bool = False
+    people: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, kinds avoided)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slot_minutes": self.slot_minutes,
+            "changeover_minutes": self.changeover_minutes,
+            "group_count": self.group_count,
+            "max_group_size": self.max_group_size,
+            "pins": [list(p) for p in self.pins],
+            "accept_partial": self.accept_partial,
+            "people": [[name, list(avoids)] for name, avoids in self.people],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanOptions:
+        return cls(
+            slot_minutes=data.get("slot_minutes"),
+            changeover_minutes=data.get("changeover_minutes"),
+            group_count=data.get("group_count"),
+            max_group_size=data.get("max_group_size"),
+            pins=tuple((int(g), int(t), int(s)) for g, t, s in data.get("pins", ())),
+            accept_partial=bool(data.get("accept_partial", False)),
+            people=tuple((n, tuple(a)) for n, a in data.get("people", ())),
+        )
+
+
+@dataclass
+class PlanView:
+    """A stored plan with what changed since it was made."""
+
+    stored: StoredPlan
+    plan: Plan
+    stale_reasons: list[Problem] = field(default_factory=list)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return self.stored.document
+
+
+def _refused(impossible: PlanningImpossible) -> InvalidInput:
+    error = InvalidInput.from_problem(impossible.reason, impossible.fixes)
+    assert isinstance(error, InvalidInput)
+    return error
+
+
+def _minute(value: time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def _lab(session: Session) -> list[StationRow]:
+    return list(session.scalars(select(StationRow).order_by(StationRow.id)))
+
+
+def _model(row: StationRow) -> Station:
+    return Station(row.id, row.name, row.kind.value, row.capacity)
+
+
+def _busy_elsewhere(session: Session, visit: Visit) -> list[Busy]:
+    """Stations booked by the plans of other visits on the same day.
+
+    Locks all visits of that day (PostgreSQL row locks, held until commit), so instances
+    planning visits of the same day take turns and never book one station twice.
+    """
+    same_day = (
+        session.scalars(
+            select(Visit)
+            .where(Visit.date == visit.date)
+            .options(lazyload(Visit.round))
+            .with_for_update(of=Visit)
+        )
+        .unique()
+        .all()
+    )
+    busy: list[Busy] = []
+    for other in same_day:
+        if other.id == visit.id or other.status is VisitStatus.CANCELLED:
+            continue
+        stored = _stored(session, other.id)
+        if stored is None:
+            continue
+        for slot in stored.document["slots"]:
+            for a in slot["assignments"]:
+                busy.append(Busy(a["station_id"], minutes(slot["start"]), minutes(slot["end"])))
+    return busy
+
+
+def _stored(session: Session, visit_id: int) -> StoredPlan | None:
+    return session.scalars(select(StoredPlan).where(StoredPlan.visit_id == visit_id)).one_or_none()
+
+
+def _request(
+    session: Session,
+    visit: Visit,
+    options: PlanOptions,
+    defaults: Defaults,
+    extra_stations: tuple[int, ...] = (),
+) -> Request:
+    if visit.hands_on_start is None or visit.hands_on_end is None:
+        raise InvalidInput(
+            "Set the start and end of the hands-on block of this visit first.", "hands_on_start"
+        )
+    lab = _lab(session)
+    in_service = [r for r in lab if r.status is Status.AVAILABLE or r.id in extra_stations]
+    people: int | tuple[Person, ...] = visit.participants
+    if options.people:
+        people = tuple(Person(name, frozenset(avoids)) for name, avoids in options.people)
+    return Request(
+        start=_minute(visit.hands_on_start),
+        end=_minute(visit.hands_on_end),
+        slot_minutes=options.slot_minutes or defaults.slot_minutes,
+        changeover_minutes=(
+            defaults.changeover_minutes
+            if options.changeover_minutes is None
+            else options.changeover_minutes
+        ),
+        kinds=tuple(sorted({r.kind.value for r in lab})),
+        stations=tuple(_model(r) for r in in_service),
+        participants=people,
+        group_count=options.group_count,
+        max_group_size=options.max_group_size,
+        pins=tuple(Pin(g - 1, t, s) for g, t, s in options.pins),
+        busy=tuple(_busy_elsewhere(session, visit)),
+        accept_partial=options.accept_partial,
+        time_limit_seconds=defaults.time_limit_seconds,
+    )
+
+
+def _inputs(session: Session, visit: Visit, outages: dict[str, str]) -> dict[str, Any]:
+    """What the plan was made for, to notice later changes."""
+    return {
+        "visit": {
+            "date": visit.date.isoformat(),
+            "hands_on_start": visit.hands_on_start.strftime("%H:%M")
+            if visit.hands_on_start
+            else None,
+            "hands_on_end": visit.hands_on_end.strftime("%H:%M") if visit.hands_on_end else None,
+            "participants": visit.participants,
+        },
+        "stations": {
+            str(r.id): {
+                "name": r.name,
+                "kind": r.kind.value,
+                "capacity": r.capacity,
+                "status": Status.OUT_OF_SERVICE.value if str(r.id) in outages else r.status.value,
+            }
+            for r in _lab(session)
+        },
+        "outages": outages,
+    }
+
+
+def _keep(
+    session: Session,
+    visit: Visit,
+    plan: Plan,
+    options: PlanOptions,
+    outages: dict[int, str] | None = None,
+) -> StoredPlan:
+    outage_keys = {str(station): since for station, since in (outages or {}).items()}
+    values = {
+        "options": options.as_dict(),
+        "document": to_document(plan, visit.id),
+        "inputs": _inputs(session, visit, outage_keys),
+        "updated_at": datetime.now(UTC),
+    }
+    stored = _stored(session, visit.id)
+    if stored is None:
+        stored = StoredPlan(visit_id=visit.id, revision=1, **values)
+        session.add(stored)
+    else:
+        for name, value in values.items():
+            setattr(stored, name, value)
+        stored.revision += 1
+    session.flush()
+    return stored
+
+
+def make_plan(
+    session: Session, visit_id: int, options: PlanOptions, defaults: Defaults
+) -> PlanView:
+    """Plan the visit's hands-on block from scratch and keep the plan."""
+    visit = get_visit(session, visit_id)
+    previous = _stored(session, visit_id)
+    if options.pins and options.group_count is None and previous is not None:
+        # Pins were set on the groups of the stored plan: keep that many groups.
+        options = replace(options, group_count=len(previous.document["groups"]))
+    try:
+        plan = planning.plan(_request(session, visit, options, defaults))
+    except PlanningImpossible as impossible:
+        raise _refused(impossible) from None
+    stored = _keep(session, visit, plan, options)
+    return PlanView(stored, plan)
+
+
+def get_plan(session: Session, visit_id: int) -> PlanView:
+    visit = get_visit(session, visit_id)
+    stored = _stored(session, visit_id)
+    if stored is None:
+        raise NotFound(
+            "Visit {id} has no plan yet: POST /api/visits/{id}/plan makes one.", id=visit_id
+        )
+    return PlanView(stored, from_document(stored.document), stale_reasons(session, visit, stored))
+
+
+def replan(
+    session: Session,
+    visit_id: int,
+    defaults: Defaults,
+    *,
+    at: time,
+    station_out: int | None = None,
+    station_in: int | None = None,
+    group_leaves: int | None = None,
+) -> PlanView:
+    """Re-plan from ``at``: started slots stay, the rest works around the change."""
+    view = get_plan(session, visit_id)
+    visit = get_visit(session, visit_id)
+    options = PlanOptions.from_dict(view.stored.options)
+    outages = {int(k): v for k, v in view.stored.inputs.get("outages", {}).items()}
+    used = tuple(a.station_id for slot in view.plan.slots for a in slot.assignments)
+    lab = {r.id: r for r in _lab(session)}
+    for station_id in (station_out, station_in):
+        if station_id is not None and station_id not in lab:
+            raise NotFound(
+                "There is no station with id {id}; GET /api/stations lists them.", id=station_id
+            )
+    back = None
+    if station_in is not None:
+        outages.pop(station_in, None)
+        back = _model(lab[station_in])
+    if station_out is not None:
+        outages[station_out] = at.strftime("%H:%M")
+    if group_leaves is not None and not 1 <= group_leaves <= len(view.plan.groups):
+        raise InvalidInput("The plan has no group {id}.", "group_leaves", id=group_leaves)
+    extra = tuple(s for s in set(used) | set(outages) | {station_in or 0} if s in lab)
+    request = _request(session, visit, options, defaults, extra_stations=extra)
+    # Stations out of order stay out: an earlier outage, or one marked in the stations page.
+    out_of_order = [
+        Busy(s, minutes(since), planning.END_OF_DAY)
+        for s, since in outages.items()
+        if s != station_out
+    ] + [
+        Busy(r.id, _minute(at), planning.END_OF_DAY)
+        for r in lab.values()
+        if r.status is Status.OUT_OF_SERVICE
+        and r.id in extra
+        and r.id != station_in
+        and r.id not in outages
+    ]
+    request = Request(**{**request.__dict__, "busy": request.busy + tuple(out_of_order)})
+    try:
+        plan = planning.replan(
+            request,
+            view.plan,
+            at=_minute(at),
+            station_out=station_out,
+            station_back=back,
+            group_leaves=None if group_leaves is None else group_leaves - 1,
+        )
+    except PlanningImpossible as impossible:
+        raise _refused(impossible) from None
+    stored = _keep(session, visit, plan, options, outages)
+    return PlanView(stored, plan)
+
+
+def stale_reasons(session: Session, visit: Visit, stored: StoredPlan) -> list[Problem]:
+    """What changed in the lab or the visit since the plan was made."""
+    reasons: list[Problem] = []
+    now = _inputs(session, visit, stored.inputs.get("outages", {}))
+    if now["visit"] != stored.inputs.get("visit"):
+        reasons.append(Problem("visit", "The visit's time or participants changed."))
+    before: dict[str, dict[str, Any]] = stored.inputs.get("stations", {})
+    current: dict[str, dict[str, Any]] = now["stations"]
+    for key in sorted(set(before) | set(current), key=int):
+        old, new = before.get(key), current.get(key)
+        if old == new:
+            continue
+        name = (new or old or {}).get("name", key)
+        if new is None:
+            reasons.append(Problem("stations", "{station} was removed.", {"station": name}))
+        elif old is None:
+            reasons.append(Problem("stations", "{station} was added.", {"station": name}))
+        elif old["status"] != new["status"]:
+            template = (
+                "{station} is out of service now."
+                if new["status"] == Status.OUT_OF_SERVICE.value
+                else "{station} is back in service."
+            )
+            reasons.append(Problem("stations", template, {"station": name}))
+        else:
+            reasons.append(Problem("stations", "{station} was changed.", {"station": name}))
+    return reasons

@@ -1,0 +1,189 @@
+"""Rotation plans for lab-shaped visits, checked by the independent validator."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduler.model import Busy, Person, Pin, Plan, PlanningImpossible, Request, Station
+from scheduler.planning import plan, replan
+from tests.scheduler.validator import violations
+
+KINDS = ("vr", "gaming", "printing")
+
+
+def hm(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def lab(*specs: tuple[str, int]) -> tuple[Station, ...]:
+    """Stations from (kind, capacity) pairs, numbered from 1."""
+    return tuple(Station(i, f"{kind}-{i}", kind, cap) for i, (kind, cap) in enumerate(specs, 1))
+
+
+DUESSELDORF = lab(
+    ("vr", 2),
+    ("vr", 2),
+    ("vr", 4),
+    ("gaming", 4),
+    ("gaming", 4),
+    ("gaming", 4),
+    ("printing", 4),
+    ("printing", 4),
+)
+ONE_EACH = lab(("vr", 4), ("gaming", 4), ("printing", 4))
+
+
+def request(stations: tuple[Station, ...] = DUESSELDORF, **changes: object) -> Request:
+    values: dict[str, object] = {
+        "start": hm("11:00"),
+        "end": hm("12:30"),
+        "slot_minutes": 20,
+        "changeover_minutes": 5,
+        "kinds": KINDS,
+        "stations": stations,
+        "participants": 9,
+    } | changes
+    return Request(**values)  # type: ignore[arg-type]
+
+
+def valid(req: Request, result: Plan) -> Plan:
+    assert violations(req, result) == []
+    return result
+
+
+@pytest.mark.parametrize(
+    ("req", "groups", "slots"),
+    [
+        (request(ONE_EACH), 3, 3),  # one station per kind: three groups rotate
+        (request(), 3, 3),  # the Düsseldorf lab, 9 people
+        (request(ONE_EACH, participants=1), 1, 3),
+        (request(lab(("vr", 9), ("gaming", 9), ("printing", 9))), 1, 3),  # 9 fit everywhere
+        (request(lab(("vr", 2), ("gaming", 4), ("printing", 4)), participants=6), 3, 3),
+        (
+            request(
+                lab(("vr", 2), ("gaming", 4), ("printing", 4)), participants=8, end=hm("13:00")
+            ),
+            4,
+            4,
+        ),
+        (request(group_count=4), 4, 3),
+        (request(max_group_size=2), 5, 3),
+        (
+            request(
+                participants=30,
+                end=hm("14:00"),
+                stations=DUESSELDORF + lab(("vr", 4), ("printing", 4)),
+            ),
+            8,
+            4,
+        ),
+    ],
+)
+def test_plans_meet_every_kind_in_the_fewest_slots(req: Request, groups: int, slots: int) -> None:
+    result = valid(req, plan(req))
+    assert len(result.groups) == groups
+    assert len(result.slots) == slots
+    assert result.missing == ()
+    assert result.lower_bound_slots <= slots
+
+
+def test_a_plan_that_meets_the_lower_bound_says_it_is_optimal() -> None:
+    result = plan(request())
+    assert result.lower_bound_slots == len(result.slots) == 3
+    assert result.optimal
+
+
+def test_people_who_avoid_vr_are_never_sent_there() -> None:
+    marked = (Person("Mia", frozenset({"vr"})), Person("Ben", frozenset({"vr"})))
+    people = (*(Person(f"P{i}") for i in range(7)), *marked)
+    req = request(participants=people)
+    result = valid(req, plan(req))
+    with_them = [g for g in result.groups if "Mia" in g.members or "Ben" in g.members]
+    assert len(with_them) == 1  # kept together, so only one group skips VR
+    assert with_them[0].avoids == frozenset({"vr"})
+
+
+def test_pins_stay_where_staff_put_them() -> None:
+    pins = (Pin(group=0, slot=0, station_id=7), Pin(group=1, slot=2, station_id=3))
+    req = request(pins=pins)
+    result = valid(req, plan(req))
+    assert result.station_at(0, 0) == 7
+    assert result.station_at(1, 2) == 3
+
+
+def test_stations_booked_by_another_visit_are_left_alone() -> None:
+    other_visit = tuple(Busy(station, hm("11:00"), hm("11:50")) for station in (3, 4))
+    req = request(busy=other_visit, end=hm("13:00"))
+    result = valid(req, plan(req))
+    early = [a.station_id for slot in result.slots[:2] for a in slot.assignments]
+    assert 3 not in early
+    assert 4 not in early
+
+
+def test_a_partial_plan_lists_who_misses_what() -> None:
+    req = request(end=hm("11:50"), accept_partial=True)
+    result = valid(req, plan(req))
+    assert len(result.slots) == 2
+    assert len(result.missing) == 3  # each of the 3 groups misses one kind
+    assert not result.optimal
+
+
+def test_replan_keeps_started_slots_and_avoids_the_broken_station() -> None:
+    req = request(end=hm("13:00"))
+    before = plan(req)
+    at = hm("11:40")  # slot 2 (11:25–11:45) is running
+    after = replan(req, before, at=at, station_out=3)
+    assert after.slots[:2] == before.slots[:2]
+    assert violations(req, after, history=2, broken={3: at}) == []
+    assert all(a.station_id != 3 for slot in after.slots[2:] for a in slot.assignments)
+
+
+def test_replan_gives_a_lost_kind_on_another_station_of_that_kind() -> None:
+    stations = lab(("vr", 4), ("vr", 4), ("gaming", 4), ("printing", 4))
+    req = request(stations, end=hm("13:00"))
+    before = plan(req)
+    vr_in_slot_1 = next(a for a in before.slots[1].assignments if a.station_id in (1, 2))
+    at = hm("11:40")
+    after = replan(req, before, at=at, station_out=vr_in_slot_1.station_id)
+    assert violations(req, after, history=2, broken={vr_in_slot_1.station_id: at}) == []
+    assert after.missing == ()  # the interrupted group does VR again at the other headset
+    later = [
+        a for slot in after.slots[2:] for a in slot.assignments if a.group == vr_in_slot_1.group
+    ]
+    assert any(a.station_id in (1, 2) for a in later)
+
+
+def test_replan_changes_little() -> None:
+    req = request(
+        lab(("vr", 4), ("vr", 4), ("gaming", 4), ("gaming", 4), ("printing", 4), ("printing", 4)),
+        participants=12,
+        end=hm("13:00"),
+    )
+    before = plan(req)
+    after = replan(req, before, at=hm("11:25"), station_out=2)
+    old = {(a.group, s.index): a.station_id for s in before.slots[1:] for a in s.assignments}
+    new = {(a.group, s.index): a.station_id for s in after.slots[1:] for a in s.assignments}
+    changed = sum(1 for key, station in old.items() if new.get(key) != station)
+    uses_broken = sum(1 for station in old.values() if station == 2)
+    assert changed <= 2 * uses_broken + 2
+
+
+def test_replan_when_a_group_leaves_early() -> None:
+    req = request(end=hm("12:30"))
+    before = plan(req)
+    after = replan(req, before, at=hm("11:30"), group_leaves=1)  # slots 1 and 2 had started
+    assert after.slots[:2] == before.slots[:2]
+    assert all(a.group != 1 for slot in after.slots[2:] for a in slot.assignments)
+    kinds = {s.id: s.kind for s in DUESSELDORF}
+    done = {
+        kinds[a.station_id] for slot in before.slots[:2] for a in slot.assignments if a.group == 1
+    }
+    assert {m.kind for m in after.missing if m.group == 1} == set(KINDS) - done
+    assert all(m.group == 1 for m in after.missing)
+
+
+def test_impossible_requests_raise_an_explanation() -> None:
+    with pytest.raises(PlanningImpossible) as caught:
+        plan(request(end=hm("12:00")))
+    assert "need 3 slots" in str(caught.value)
