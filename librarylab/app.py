@@ -20,6 +20,7 @@ from librarylab.deps import RedirectTo
 from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
+from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
 from stations import pages as station_pages
 from stations import routes as station_routes
@@ -27,7 +28,7 @@ from visits import pages as visit_pages
 from visits import routes as visit_routes
 
 SESSION_COOKIE = "librarylab_session"
-TEMPLATE_PACKAGES = ("librarylab", "stations", "visits")
+TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler")
 
 _STATUS_OF = {
     InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         account_pages.router,
         station_pages.router,
         visit_pages.router,
+        plan_pages.router,
     ):
         app.include_router(router)
     app.mount(

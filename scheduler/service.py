@@ -325,13 +325,12 @@ def stale_reasons(session: Session, visit: Visit, stored: StoredPlan) -> list[Pr
             reasons.append(Problem("stations", "{station} was removed.", {"station": name}))
         elif old is None:
             reasons.append(Problem("stations", "{station} was added.", {"station": name}))
-        elif old["status"] != new["status"]:
-            template = (
-                "{station} is out of service now."
-                if new["status"] == Status.OUT_OF_SERVICE.value
-                else "{station} is back in service."
+        elif new["status"] == Status.OUT_OF_SERVICE.value != old["status"]:
+            reasons.append(
+                Problem("stations", "{station} is out of service now.", {"station": name})
             )
-            reasons.append(Problem("stations", template, {"station": name}))
+        elif old["status"] != new["status"]:
+            reasons.append(Problem("stations", "{station} is back in service.", {"station": name}))
         else:
             reasons.append(Problem("stations", "{station} was changed.", {"station": name}))
     return reasons

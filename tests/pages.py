@@ -37,4 +37,4 @@ def text_of(response: Response) -> str:
 
 def error_of(response: Response) -> str:
     alert = BeautifulSoup(response.text, "html.parser").select_one("[role=alert]")
-    return alert.get_text(" ").strip() if alert else ""
+    return " ".join(alert.get_text(" ").split()) if alert else ""

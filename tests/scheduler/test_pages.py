@@ -1,0 +1,123 @@
+"""The plan page as staff use it: plan in one click, print, pin, re-plan when a station breaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from librarylab import database
+from librarylab.demo import load_demo
+from tests.conftest import STAFF_PASSWORD, Lab
+from tests.pages import error_of, login, submit, text_of
+
+
+@pytest.fixture
+def staff(sqlite_lab: Lab) -> TestClient:
+    with database.transaction(sqlite_lab.sessions) as session:
+        load_demo(session)
+    login(sqlite_lab.client, "sam", STAFF_PASSWORD)
+    return sqlite_lab.client
+
+
+def eschweiler(client: TestClient) -> int:
+    visits = client.get("/api/visits").json()
+    return int(next(v["id"] for v in visits if v["library"] == "Stadtbücherei Eschweiler"))
+
+
+def stored_plan(client: TestClient, visit: int) -> dict[str, Any]:
+    plan: dict[str, Any] = client.get(f"/api/visits/{visit}/plan").json()
+    return plan
+
+
+def test_plan_print_and_replan_through_the_pages(staff: TestClient) -> None:
+    visit = eschweiler(staff)
+    page = f"/visits/{visit}/plan"
+    assert "Planen" in text_of(staff.get("/visits"))
+    assert submit(staff, page, page, {}).status_code == 303  # the one click
+    shown = text_of(staff.get(page))
+    assert "Rotationsplan: Stadtbücherei Eschweiler" in shown
+    assert "3 Durchgänge · Untergrenze 3 · bewiesen optimal" in shown
+    assert "11:00–11:20" in shown
+    assert "A (3)" in shown
+
+    printed = staff.get(f"{page}/print")
+    assert printed.status_code == 200
+    assert "/static/print.css" in printed.text
+    assert "Gruppen" in text_of(printed)
+
+    plan = stored_plan(staff, visit)
+    vr = {s["id"] for s in staff.get("/api/stations").json() if s["kind"] == "vr"}
+    broken = next(a["station_id"] for a in plan["slots"][1]["assignments"] if a["station_id"] in vr)
+    answer = submit(
+        staff,
+        page,
+        f"{page}/replan",
+        {"at": "11:45", "change": "station_out", "target": str(broken)},
+    )
+    assert answer.status_code == 303
+    after = stored_plan(staff, visit)
+    assert after["slots"][:2] == plan["slots"][:2]
+    assert all(a["station_id"] != broken for s in after["slots"][2:] for a in s["assignments"])
+    assert "ausgefallen ab 11:45" in text_of(staff.get(page))
+
+
+def test_an_impossible_plan_shows_why_and_what_helps(staff: TestClient) -> None:
+    visit = eschweiler(staff)
+    staff.patch(
+        f"/api/visits/{visit}",
+        json={"hands_on_end": "12:00"},
+        headers={"x-csrftoken": staff.cookies["csrftoken"]},
+    )
+    page = f"/visits/{visit}/plan"
+    refused = submit(staff, page, page, {})
+    assert refused.status_code == 422
+    assert error_of(refused).startswith(
+        "Kein Plan: 3 Stationsarten brauchen 3 Durchgänge à 20 Min. + 5 Min. Wechselzeit "
+        "= 70 Min., der Praxisblock hat 60 Min."
+    )
+    assert "Den Praxisblock bis 12:10 verlängern." in error_of(refused)
+    partial = submit(staff, page, page, {"accept_partial": "on"})
+    assert partial.status_code == 303
+    assert "Nicht jede Gruppe erlebt jede Station" in text_of(staff.get(page))
+
+
+def test_clicking_a_group_pins_it_and_a_station_change_marks_the_plan_stale(
+    staff: TestClient,
+) -> None:
+    visit = eschweiler(staff)
+    page = f"/visits/{visit}/plan"
+    submit(staff, page, page, {})
+    first = stored_plan(staff, visit)["slots"][0]["assignments"][0]
+    pin = {
+        "group_id": str(first["group_id"]),
+        "slot_index": "0",
+        "station_id": str(first["station_id"]),
+    }
+    assert submit(staff, page, f"{page}/pin", pin).status_code == 303
+    assert stored_plan(staff, visit)["options"]["pins"] == [
+        [first["group_id"], 0, first["station_id"]]
+    ]
+    assert "📌" in staff.get(page).text
+
+    station = staff.get(f"/api/stations/{first['station_id']}").json()
+    staff.patch(
+        f"/api/stations/{station['id']}",
+        json={"status": "out_of_service", "status_reason": "Kabel"},
+        headers={"x-csrftoken": staff.cookies["csrftoken"]},
+    )
+    shown = text_of(staff.get(page))
+    assert f"Dieser Plan ist veraltet. {station['name']} ist jetzt außer Betrieb." in shown
+
+
+def test_named_people_with_marks_from_the_form(staff: TestClient) -> None:
+    visit = eschweiler(staff)
+    page = f"/visits/{visit}/plan"
+    people = "\n".join([f"Person {i}" for i in range(7)] + ["Mia (ohne VR)", "Ben (ohne VR)"])
+    assert submit(staff, page, page, {"people": people}).status_code == 303
+    plan = stored_plan(staff, visit)
+    assert any(g["avoids"] == ["vr"] and "Mia" in g["members"] for g in plan["groups"])
+    unknown = submit(staff, page, page, {"people": "Kim (ohne Sauna)"})
+    assert unknown.status_code == 422
+    assert "„ohne Sauna“ kennt die Planung nicht" in error_of(unknown)
