@@ -1,7 +1,8 @@
-"""The CP-SAT adapter: the only module that imports OR-Tools.
+"""The OR-Tools adapter: the only module that imports OR-Tools.
 
-It answers three questions about a fixed number of slots: is there a full rotation; which
-full rotation keeps most of a previous plan; which partial plan meets the most kinds.
+CP-SAT answers three questions about a fixed number of slots: is there a full rotation; which
+full rotation keeps most of a previous plan; which partial plan meets the most kinds. The
+assignment solver picks the best group-to-station matching within one slot for the greedy.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ortools.graph.python import linear_sum_assignment
 from ortools.sat.python import cp_model
 
 from scheduler.instance import Instance, Placement
@@ -89,3 +91,29 @@ def solve(
     placement = {(g, t): s for (g, t, s), var in x.items() if solver.value(var)}
     outcome = Outcome.OPTIMAL if status == cp_model.OPTIMAL else Outcome.FEASIBLE
     return Answer(outcome, placement)
+
+
+def best_matching(weights: dict[tuple[int, int], int]) -> dict[int, int]:
+    """The matching of left to right nodes with the largest total weight (weights > 0).
+
+    Made square with "idle" partners of weight 0 on both sides, so one always exists.
+    """
+    lefts = sorted({left for left, _right in weights})
+    rights = sorted({right for _left, right in weights})
+    solver = linear_sum_assignment.SimpleLinearSumAssignment()
+    n_left, n_right = len(lefts), len(rights)
+    for (left, right), weight in weights.items():
+        solver.add_arc_with_cost(lefts.index(left), rights.index(right), -weight)
+    for i in range(n_left):  # a left node may stay idle ...
+        solver.add_arc_with_cost(i, n_right + i, 0)
+    for j in range(n_right):  # ... and so may a right node
+        solver.add_arc_with_cost(n_left + j, j, 0)
+        for i in range(n_left):
+            solver.add_arc_with_cost(n_left + j, n_right + i, 0)
+    if solver.solve() != solver.OPTIMAL:
+        return {}
+    return {
+        lefts[i]: rights[solver.right_mate(i)]
+        for i in range(n_left)
+        if solver.right_mate(i) < n_right
+    }

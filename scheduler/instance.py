@@ -45,10 +45,14 @@ class Instance:
 
 
 def greedy(instance: Instance) -> Placement | None:
-    """Slot by slot, fill the scarcest stations first with the groups that need them most.
+    """Slot by slot, the best matching of waiting groups to free stations.
 
-    Returns a full placement, or None when the greedy gets stuck (the exact solver may not).
+    A matching fills as many stations as possible; among those it prefers scarce kinds, groups
+    with much left to do, and stations that fit a group snugly. Returns a full placement, or
+    None when this gets stuck (the exact solver may not).
     """
+    from scheduler.cpsat import best_matching
+
     placement: Placement = dict(instance.pinned)
     todo = [set(need) for need in instance.needs]
     kind_of = {st.id: st.kind for st in instance.stations}
@@ -56,33 +60,26 @@ def greedy(instance: Instance) -> Placement | None:
         todo[g].discard(kind_of[s])
     for t in range(instance.first_free, instance.slots):
         taken = {s for (_g, slot), s in placement.items() if slot == t}
-        waiting = {g for g in range(len(todo)) if todo[g] and (g, t) not in placement}
-
-        def scarcity(station: Station, waiting: set[int] = waiting) -> float:
-            """Groups still needing this kind per station of it they fit."""
-            needing = [g for g in waiting if station.kind in todo[g]]
-            if not needing:
-                return 0.0
-            smallest = min(instance.sizes[g] for g in needing)
-            supply = sum(
-                1 for st in instance.stations if st.kind == station.kind and st.capacity >= smallest
-            )
-            return len(needing) / max(supply, 1)
-
-        for station in sorted(
-            (st for st in instance.stations if st.id not in taken),
-            key=lambda st: (-scarcity(st), st.capacity, st.id),
-        ):
-            fitting = [
-                g for g in waiting if station.kind in todo[g] and instance.can_host(g, t, station)
-            ]
-            if not fitting:
+        waiting = [g for g in range(len(todo)) if todo[g] and (g, t) not in placement]
+        weights: dict[tuple[int, int], int] = {}
+        for station in instance.stations:
+            if station.id in taken:
                 continue
-            # The group with most left to do, and the biggest (it fits fewest stations).
-            g = max(fitting, key=lambda g: (len(todo[g]), instance.sizes[g], -g))
-            placement[g, t] = station.id
-            todo[g].discard(station.kind)
-            waiting.discard(g)
+            needing = [g for g in waiting if station.kind in todo[g]]
+            fitting = sum(
+                1
+                for st in instance.stations
+                if st.kind == station.kind
+                and st.capacity >= min((instance.sizes[g] for g in needing), default=0)
+            )
+            scarcity = min(len(needing) * 10 // max(fitting, 1), 99)
+            for g in needing:
+                if instance.can_host(g, t, station):
+                    snug = max(0, 9 - (station.capacity - instance.sizes[g]))
+                    weights[g, station.id] = 100_000 + 100 * scarcity + 10 * len(todo[g]) + snug
+        for g, station_id in best_matching(weights).items():
+            placement[g, t] = station_id
+            todo[g].discard(kind_of[station_id])
         left = instance.slots - t - 1
         if any(len(need) > left for need in todo):
             return None
