@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,7 +168,27 @@ def _refused(request: Request, exc: DomainError) -> _Page:
     return _Page(exc.translated(_), [fix.translated(_) for fix in exc.fixes])
 
 
-def _back(visit_id: int) -> RedirectResponse:
+def _stored_options(session: Session, visit_id: int) -> service.PlanOptions:
+    return service.PlanOptions.from_dict(service.get_plan(session, visit_id).stored.options)
+
+
+def _attempt(
+    request: Request, session: Session, visit_id: int, timezone: str, change: Callable[[], None]
+) -> Response:
+    """Make the change and go back to the plan; or show the page with what went wrong."""
+    try:
+        change()
+    except DomainError as exc:
+        session.rollback()
+        return _show(
+            request,
+            session,
+            visit_id,
+            timezone,
+            _refused(request, exc),
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    session.commit()
     return RedirectResponse(f"/visits/{visit_id}/plan", status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -192,25 +212,16 @@ async def make_plan(
     _user: PageUser,
 ) -> Response:
     form = await request.form()
-    try:
-        keep_pins = forms.checkbox(form, "keep_pins")
+
+    def plan_it() -> None:
         pins: tuple[tuple[int, int, int], ...] = ()
-        if keep_pins:
-            stored = service.get_plan(session, visit_id).stored.options
-            pins = tuple((int(g), int(t), int(s)) for g, t, s in stored.get("pins", []))
+        if forms.checkbox(form, "keep_pins"):
+            pins = service.PlanOptions.from_dict(
+                service.get_plan(session, visit_id).stored.options
+            ).pins
         service.make_plan(session, visit_id, _options(form, pins), planning_defaults(settings))
-    except DomainError as exc:
-        session.rollback()
-        return _show(
-            request,
-            session,
-            visit_id,
-            settings.timezone,
-            _refused(request, exc),
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-    session.commit()
-    return _back(visit_id)
+
+    return _attempt(request, session, visit_id, settings.timezone, plan_it)
 
 
 @router.post("/pin")
@@ -223,30 +234,19 @@ async def toggle_pin(
 ) -> Response:
     """Pin a group to its station in a slot (or release the pin), then plan again."""
     form = await request.form()
-    try:
+
+    def toggle() -> None:
         pin = (
             forms.integer(form, "group_id"),
             forms.integer(form, "slot_index"),
             forms.integer(form, "station_id"),
         )
-        stored = service.get_plan(session, visit_id).stored
-        options = service.PlanOptions.from_dict(stored.options)
-        pins = set(options.pins)
-        pins.symmetric_difference_update({pin})
-        changed = service.PlanOptions(**{**options.__dict__, "pins": tuple(sorted(pins))})
+        options = _stored_options(session, visit_id)
+        pins = set(options.pins) ^ {pin}
+        changed = replace(options, pins=tuple(sorted(pins)))
         service.make_plan(session, visit_id, changed, planning_defaults(settings))
-    except DomainError as exc:
-        session.rollback()
-        return _show(
-            request,
-            session,
-            visit_id,
-            settings.timezone,
-            _refused(request, exc),
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-    session.commit()
-    return _back(visit_id)
+
+    return _attempt(request, session, visit_id, settings.timezone, toggle)
 
 
 @router.post("/replan")
@@ -259,30 +259,20 @@ async def replan(
 ) -> Response:
     form = await request.form()
     change = forms.text(form, "change")
-    try:
-        at: time = forms.clock(form, "at")
+
+    def replan_it() -> None:
         target = forms.integer(form, "target")
         service.replan(
             session,
             visit_id,
             planning_defaults(settings),
-            at=at,
+            at=forms.clock(form, "at"),
             station_out=target if change == "station_out" else None,
             station_in=target if change == "station_in" else None,
             group_leaves=target if change == "group_leaves" else None,
         )
-    except DomainError as exc:
-        session.rollback()
-        return _show(
-            request,
-            session,
-            visit_id,
-            settings.timezone,
-            _refused(request, exc),
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-    session.commit()
-    return _back(visit_id)
+
+    return _attempt(request, session, visit_id, settings.timezone, replan_it)
 
 
 @router.get("/print")

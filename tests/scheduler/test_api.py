@@ -230,3 +230,19 @@ def test_plans_need_a_login(demo: Lab) -> None:
     missing = demo.client.get(f"/api/visits/{visit}/plan", headers=demo.headers())
     assert missing.status_code == 404
     assert "POST /api/visits/" in missing.json()["detail"]
+
+
+def test_a_station_back_in_service_is_planned_again(demo: Lab) -> None:
+    visit = visit_id(demo, "Stadtbücherei Eschweiler")
+    demo.client.patch(
+        f"/api/visits/{visit}", json={"hands_on_end": "13:30"}, headers=demo.headers()
+    )
+    post(demo, f"/api/visits/{visit}/plan")
+    plan = demo.client.get(f"/api/visits/{visit}/plan", headers=demo.headers()).json()
+    used = plan["slots"][0]["assignments"][0]["station_id"]
+    out = post(demo, f"/api/visits/{visit}/plan/replan", {"at": "11:10", "station_out": used})
+    assert out.status_code == 200
+    back = post(demo, f"/api/visits/{visit}/plan/replan", {"at": "11:30", "station_in": used})
+    assert back.status_code == 200, back.text
+    assert back.json()["outages"] == []
+    assert back.json()["missing"] == []
