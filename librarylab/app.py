@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -12,12 +13,19 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.middleware.sessions import SessionMiddleware
 
+from dashboard import pages as wall_pages
+from dashboard import routes as wall_routes
+from dashboard.hub import Hub
+from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
+from librarylab.broker import EmbeddedBroker
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
 from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound
+from librarylab.live import LivePublisher
+from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
 from scheduler import pages as plan_pages
@@ -28,7 +36,7 @@ from visits import pages as visit_pages
 from visits import routes as visit_routes
 
 SESSION_COOKIE = "librarylab_session"
-TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler")
+TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "dashboard")
 
 _STATUS_OF = {
     InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -41,11 +49,34 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the service for ``settings``; the caller has applied migrations."""
     settings = settings.with_secret_key()
     engine = make_engine(settings.effective_database_url)
+    topics = Topics(settings.mqtt_prefix)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Start the broker (if embedded), the bus, the wall hub and the publisher; stop
+        them in reverse order."""
+        broker: EmbeddedBroker | None = None
+        bus: Bus | None = None
+        hub = Hub(topics, settings.heartbeat_max_age_seconds, lambda: bool(bus and bus.connected))
+        app.state.hub = hub
+        await hub.start()
+        if settings.mqtt_enabled:
+            broker, bus = _start_bus(settings, topics)
+            bus.subscribe(topics.everything, hub.receive)
+            app.state.bus = bus
+            app.state.live = LivePublisher(bus, topics, app.state.sessions, settings.timezone)
+            await app.state.live.start()
+        try:
+            yield
+        finally:
+            if app.state.live is not None:
+                await app.state.live.stop()
+            await hub.stop()
+            if bus is not None:
+                bus.stop()
+            if broker is not None:
+                broker.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="LibraryLab station manager",
@@ -55,6 +86,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.bus = None
+    app.state.live = None
     app.state.sessions = make_session_factory(engine)
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
@@ -67,12 +100,19 @@ def create_app(settings: Settings) -> FastAPI:
         station_pages.router,
         visit_pages.router,
         plan_pages.router,
+        wall_routes.router,
+        wall_pages.router,
     ):
         app.include_router(router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("librarylab") / "static")),
         name="static",
+    )
+    app.mount(
+        "/static/dashboard",
+        StaticFiles(directory=str(resources.files("dashboard") / "static")),
+        name="dashboard-static",
     )
     _add_error_handlers(app)
 
@@ -92,6 +132,23 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/visits", status_code=status.HTTP_303_SEE_OTHER)
 
     return app
+
+
+def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | None, Bus]:
+    url = settings.mqtt_url.get_secret_value()
+    broker = None
+    if not url:
+        broker = EmbeddedBroker(settings.mqtt_embedded_port, settings.data_dir)
+        broker.start()
+        url = f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
+    bus = Bus(
+        BrokerAddress.parse(url),
+        client_id=f"librarylab-{uuid.uuid4().hex[:8]}",
+        status_topic=topics.service_status,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+    )
+    bus.start()
+    return broker, bus
 
 
 def _add_error_handlers(app: FastAPI) -> None:

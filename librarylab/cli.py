@@ -9,6 +9,8 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,7 +78,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
                 "the database already holds stations or visits; demo data goes into an empty "
                 "database only (use --if-empty to skip quietly)"
             )
-        stations, visits = load_demo(session)
+        now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+        stations, visits = load_demo(session, now)
     print(f"loaded demo data: {stations} stations, {visits} visits")
 
 
@@ -127,6 +130,54 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> None:
     print(f"token {args.id} revoked")
 
 
+def cmd_display_create(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        token = accounts.create_display_token(session, args.name)
+    print(f"display link {token.id} '{args.name}': open /wall?token=<token> (shown only now):")
+    print(token.secret)
+
+
+def cmd_display_list(_args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        for token in accounts.list_display_tokens(session):
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            print(f"{token.id}\t{token.created_at:%Y-%m-%d}\t{state}\t{token.name}")
+
+
+def cmd_display_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        accounts.revoke_display_token(session, args.id)
+    print(f"display link {args.id} revoked")
+
+
+def cmd_station_agent(args: argparse.Namespace, settings: Settings) -> None:
+    """Heartbeats of a station PC or console, with a retained ``offline`` last will."""
+    import time as clock
+
+    from dashboard.topics import Topics
+    from librarylab.mqtt import BrokerAddress, Bus
+
+    url = settings.mqtt_url.get_secret_value() or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
+    topic = Topics(settings.mqtt_prefix).station_heartbeat(args.station)
+    bus = Bus(
+        BrokerAddress.parse(url),
+        client_id=f"station-{args.station}",
+        status_topic=topic,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+    )
+    bus.start()
+    print(f"station {args.station}: heartbeats every {args.interval} s on {topic}", flush=True)
+    try:
+        while True:
+            if bus.connected:
+                bus.publish(topic, {"state": "online"}, retain=True)
+            elif bus.last_error:
+                print(f"waiting for the broker: {bus.last_error}", file=sys.stderr, flush=True)
+            clock.sleep(args.interval)
+    finally:
+        bus.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="librarylab",
@@ -172,6 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
+    agent = commands.add_parser("station-agent", help="send a station's heartbeats to the wall")
+    agent.add_argument("--station", type=int, required=True, help="the station's id")
+    agent.add_argument("--interval", type=float, default=5.0, help="seconds between heartbeats")
+    agent.set_defaults(func=cmd_station_agent)
+
+    display = commands.add_parser("display-token", help="read-only wall links").add_subparsers(
+        dest="display_command", required=True
+    )
+    make = display.add_parser("create", help="create a wall link; the token is the last line")
+    make.add_argument("name", help="which screen, e.g. Foyer")
+    make.set_defaults(func=cmd_display_create)
+    display.add_parser("list", help="list wall links").set_defaults(func=cmd_display_list)
+    drop = display.add_parser("revoke", help="revoke a wall link by its id")
+    drop.add_argument("id", type=int)
+    drop.set_defaults(func=cmd_display_revoke)
     return parser
 
 

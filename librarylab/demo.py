@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduler.service import Defaults, PlanOptions, make_plan
 from stations.model import Kind, Status
 from stations.orm import Station
 from stations.service import create_station
@@ -126,10 +127,42 @@ def is_empty(session: Session) -> bool:
     return stations + visits == 0
 
 
-def load_demo(session: Session) -> tuple[int, int]:
-    """Add the demo lab and program; returns (stations, visits) added."""
+def load_demo(session: Session, now: datetime | None = None) -> tuple[int, int]:
+    """Add the demo lab and program; returns (stations, visits) added.
+
+    With ``now`` (local time), also a visit for today whose hands-on block starts a few
+    minutes later, already planned, so the wall comes alive at once.
+    """
     for station in STATIONS:
         create_station(session, station)
     for visit in VISITS:
         create_visit(session, _DAY | visit)
-    return len(STATIONS), len(VISITS)
+    if now is None:
+        return len(STATIONS), len(VISITS)
+    today = create_visit(session, todays_visit(now))
+    make_plan(session, today.id, PlanOptions(), Defaults())
+    return len(STATIONS), len(VISITS) + 1
+
+
+def todays_visit(now: datetime) -> dict[str, Any]:
+    """A visit whose hands-on block (three slots of 20 min) starts three minutes from now."""
+    latest = 22 * 60  # late in the evening the demo visit still fits into the day
+    begin = min(now.hour * 60 + now.minute + 3, latest)
+
+    def at(minutes: int) -> time:
+        minutes = max(0, min(minutes, 23 * 60 + 59))
+        return time(minutes // 60, minutes % 60)
+
+    return {
+        "library": "Stadtbibliothek Neuss (Demo)",
+        "town": "Neuss",
+        "date": now.date(),
+        "start": at(begin - 30),
+        "end": at(begin + 120),
+        "hands_on_start": at(begin),
+        "hands_on_end": at(begin + 80),
+        "participants": 9,
+        "status": VisitStatus.CONFIRMED,
+        "round": ROUND_2,
+        "topic": "Gaming in der Bibliothek",
+    }

@@ -21,6 +21,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def announce(request: Request) -> None:
+    """Tell the live wall that staff changed something (after the commit)."""
+    live = getattr(request.app.state, "live", None)
+    if live is not None:
+        live.changed()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request; write routes commit it themselves, anything else rolls back."""
     with request.app.state.sessions() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -15,9 +17,25 @@ router = APIRouter(prefix="/api", tags=["health"])
 def read_health(request: Request) -> JSONResponse:
     """200 when the database answers, 503 otherwise; needs no login (for monitors)."""
     database_ok = is_reachable(request.app.state.engine)
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if database_ok else "error",
         "version": __version__,
         "database": "ok" if database_ok else "unreachable",
+        "mqtt": _mqtt(request),
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
+
+
+def _mqtt(request: Request) -> dict[str, Any]:
+    """The bus as the wall sees it; no URL, so no credentials."""
+    bus = request.app.state.bus
+    if bus is None:
+        return {"enabled": False}
+    settings = request.app.state.settings
+    return {
+        "enabled": True,
+        "broker": "external" if settings.mqtt_url.get_secret_value() else "embedded",
+        "connected": bus.connected,
+        "last_error": bus.last_error,
+        "wall_pages": request.app.state.hub.pages,
+    }

@@ -50,6 +50,34 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60, description="How long the exact solver may search per plan."
     )
 
+    mqtt_enabled: bool = Field(default=True, description="Run the live wall over MQTT.")
+    mqtt_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="mqtt://user:password@host:1883 (mqtts:// for TLS); empty starts an "
+        "embedded broker on 127.0.0.1.",
+    )
+    mqtt_embedded_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_prefix: str = Field(default="librarylab/duesseldorf", min_length=1)
+    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts://")
+    heartbeat_max_age_seconds: int = Field(default=30, ge=2, le=3600)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _known_broker(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("use mqtt://[user:password@]host[:port] or mqtts://…")
+        return value
+
+    @field_validator("mqtt_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
+            raise ValueError(
+                "a topic prefix without wildcards or outer slashes, e.g. librarylab/duesseldorf"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from librarylab import forms
-from librarylab.deps import PageUser, SessionDep, SettingsDep
+from librarylab.deps import PageUser, SessionDep, SettingsDep, announce
 from librarylab.errors import DomainError, InvalidInput, NotFound
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -189,6 +189,7 @@ def _attempt(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     session.commit()
+    announce(request)
     return RedirectResponse(f"/visits/{visit_id}/plan", status_code=status.HTTP_303_SEE_OTHER)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from librarylab.deps import CurrentUser, SessionDep, SettingsDep
+from librarylab.deps import CurrentUser, SessionDep, SettingsDep, announce
 from librarylab.schemas import RecordId
 from librarylab.settings import Settings
 from scheduler import exports, service
@@ -35,6 +35,7 @@ PLAN_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("", responses=PLAN_ERRORS)
 def create_plan(
+    request: Request,
     visit_id: RecordId,
     session: SessionDep,
     _user: CurrentUser,
@@ -43,6 +44,7 @@ def create_plan(
 ) -> dict[str, Any]:
     view = service.make_plan(session, visit_id, (body or PlanIn()).options(), lab)
     session.commit()
+    announce(request)
     return plan_out(view)
 
 
@@ -53,7 +55,12 @@ def read_plan(visit_id: RecordId, session: SessionDep, _user: CurrentUser) -> di
 
 @router.post("/replan", responses=PLAN_ERRORS)
 def replan(
-    visit_id: RecordId, body: ReplanIn, session: SessionDep, _user: CurrentUser, lab: DefaultsDep
+    request: Request,
+    visit_id: RecordId,
+    body: ReplanIn,
+    session: SessionDep,
+    _user: CurrentUser,
+    lab: DefaultsDep,
 ) -> dict[str, Any]:
     view = service.replan(
         session,
@@ -65,6 +72,7 @@ def replan(
         group_leaves=body.group_leaves,
     )
     session.commit()
+    announce(request)
     return plan_out(view)
 
 

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from librarylab import forms
 from librarylab.accounts.orm import Role
-from librarylab.deps import AdminPageUser, PageUser, SessionDep
+from librarylab.deps import AdminPageUser, PageUser, SessionDep, announce
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -90,6 +90,7 @@ async def create_station(request: Request, session: SessionDep, _user: PageUser)
     except DomainError as exc:
         return _form_page(request, None, dict(form), exc)
     session.commit()
+    announce(request)
     return _see("/stations")
 
 
@@ -113,11 +114,15 @@ async def update_station(
         session.rollback()
         return _form_page(request, station_id, dict(form), exc)
     session.commit()
+    announce(request)
     return _see("/stations")
 
 
 @router.post("/{station_id}/delete")
-def delete_station(station_id: RecordId, session: SessionDep, _user: AdminPageUser) -> Response:
+def delete_station(
+    request: Request, station_id: RecordId, session: SessionDep, _user: AdminPageUser
+) -> Response:
     service.delete_station(session, station_id)
     session.commit()
+    announce(request)
     return _see("/stations")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from librarylab.deps import AdminUser, CurrentUser, SessionDep
+from librarylab.deps import AdminUser, CurrentUser, SessionDep, announce
 from librarylab.schemas import RecordId
 from stations import service
 from stations.schemas import StationCreate, StationOut, StationPatch
@@ -18,9 +18,12 @@ def read_stations(session: SessionDep, _user: CurrentUser) -> list[StationOut]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_station(body: StationCreate, session: SessionDep, _user: CurrentUser) -> StationOut:
+def create_station(
+    request: Request, body: StationCreate, session: SessionDep, _user: CurrentUser
+) -> StationOut:
     station = service.create_station(session, body.values())
     session.commit()
+    announce(request)
     return StationOut.model_validate(station)
 
 
@@ -31,14 +34,22 @@ def read_station(station_id: RecordId, session: SessionDep, _user: CurrentUser) 
 
 @router.patch("/{station_id}")
 def update_station(
-    station_id: RecordId, body: StationPatch, session: SessionDep, _user: CurrentUser
+    request: Request,
+    station_id: RecordId,
+    body: StationPatch,
+    session: SessionDep,
+    _user: CurrentUser,
 ) -> StationOut:
     station = service.update_station(session, station_id, body.values())
     session.commit()
+    announce(request)
     return StationOut.model_validate(station)
 
 
 @router.delete("/{station_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_station(station_id: RecordId, session: SessionDep, _user: AdminUser) -> None:
+def delete_station(
+    request: Request, station_id: RecordId, session: SessionDep, _user: AdminUser
+) -> None:
     service.delete_station(session, station_id)
     session.commit()
+    announce(request)

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from librarylab import forms
-from librarylab.deps import AdminPageUser, PageUser, SessionDep
+from librarylab.deps import AdminPageUser, PageUser, SessionDep, announce
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -198,6 +198,7 @@ async def create_visit(request: Request, session: SessionDep, _user: PageUser) -
         session.rollback()
         return _form_page(request, session, None, dict(form), exc)
     session.commit()
+    announce(request)
     return _see(f"/visits/{visit.id}")
 
 
@@ -221,11 +222,15 @@ async def update_visit(
         session.rollback()
         return _form_page(request, session, visit_id, dict(form), exc)
     session.commit()
+    announce(request)
     return _see("/visits")
 
 
 @router.post("/{visit_id}/delete")
-def delete_visit(visit_id: RecordId, session: SessionDep, _user: AdminPageUser) -> Response:
+def delete_visit(
+    request: Request, visit_id: RecordId, session: SessionDep, _user: AdminPageUser
+) -> Response:
     service.delete_visit(session, visit_id)
     session.commit()
+    announce(request)
     return _see("/visits")

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 
 from librarylab.accounts.orm import User
 from librarylab.accounts.service import user_for_token
-from librarylab.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, optional_user
+from librarylab.deps import (
+    AdminUser,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    announce,
+    optional_user,
+)
 from librarylab.schemas import RecordId
 from visits import service
 from visits.ical import visits_calendar
@@ -31,9 +38,12 @@ def read_visits(
 
 
 @router.post("/visits", status_code=status.HTTP_201_CREATED)
-def create_visit(body: VisitCreate, session: SessionDep, _user: CurrentUser) -> VisitOut:
+def create_visit(
+    request: Request, body: VisitCreate, session: SessionDep, _user: CurrentUser
+) -> VisitOut:
     visit = service.create_visit(session, body.values())
     session.commit()
+    announce(request)
     return VisitOut.of(visit)
 
 
@@ -81,17 +91,25 @@ def read_visit(visit_id: RecordId, session: SessionDep, _user: CurrentUser) -> V
 
 @router.patch("/visits/{visit_id}")
 def update_visit(
-    visit_id: RecordId, body: VisitPatch, session: SessionDep, _user: CurrentUser
+    request: Request,
+    visit_id: RecordId,
+    body: VisitPatch,
+    session: SessionDep,
+    _user: CurrentUser,
 ) -> VisitOut:
     visit = service.update_visit(session, visit_id, body.values())
     session.commit()
+    announce(request)
     return VisitOut.of(visit)
 
 
 @router.delete("/visits/{visit_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_visit(visit_id: RecordId, session: SessionDep, _user: AdminUser) -> None:
+def delete_visit(
+    request: Request, visit_id: RecordId, session: SessionDep, _user: AdminUser
+) -> None:
     service.delete_visit(session, visit_id)
     session.commit()
+    announce(request)
 
 
 @router.get("/rounds")

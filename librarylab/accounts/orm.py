@@ -47,3 +47,15 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class DisplayToken(Base):
+    """A read-only link for a wall screen: it opens /wall and nothing else."""
+
+    __tablename__ = "display_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

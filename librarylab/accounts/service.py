@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from librarylab.accounts.orm import ApiToken, Role, User
+from librarylab.accounts.orm import ApiToken, DisplayToken, Role, User
 from librarylab.errors import Conflict, InvalidInput, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -162,3 +162,37 @@ def ensure_initial_admin(session: Session) -> str | None:
     password = secrets.token_urlsafe(12)
     create_user(session, INITIAL_ADMIN, password, Role.ADMIN, must_change_password=True)
     return password
+
+
+def create_display_token(session: Session, name: str) -> NewToken:
+    """A read-only wall link; ``secret`` goes into ``/wall?token=``."""
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise InvalidInput("Name the screen (1 to 120 characters), e.g. 'Foyer'.", "name")
+    secret = "wall_" + secrets.token_urlsafe(24)
+    token = DisplayToken(name=name, digest=_digest(secret), created_at=_now())
+    session.add(token)
+    session.flush()
+    return NewToken(id=token.id, secret=secret)
+
+
+def list_display_tokens(session: Session) -> Sequence[DisplayToken]:
+    return session.scalars(select(DisplayToken).order_by(DisplayToken.id)).all()
+
+
+def display_token_valid(session: Session, secret: str) -> bool:
+    return (
+        session.scalars(
+            select(DisplayToken.id).where(
+                DisplayToken.digest == _digest(secret), DisplayToken.revoked_at.is_(None)
+            )
+        ).first()
+        is not None
+    )
+
+
+def revoke_display_token(session: Session, token_id: int) -> None:
+    token = session.get(DisplayToken, token_id)
+    if token is None:
+        raise NotFound("There is no display link with id {id}.", id=token_id)
+    token.revoked_at = token.revoked_at or _now()

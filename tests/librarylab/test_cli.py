@@ -63,7 +63,7 @@ def test_user_and_token_commands_give_a_working_token(
 def test_demo_fills_an_empty_database_once(env: dict[str, str]) -> None:
     first = run(["demo"], env)
     assert first.returncode == 0, first.stderr
-    assert "9 stations, 9 visits" in first.stdout
+    assert "9 stations, 10 visits" in first.stdout  # the program and a visit for today
     again = run(["demo"], env)
     assert again.returncode == 2
     assert again.stderr.startswith("error: the database already holds")

@@ -46,4 +46,10 @@ def test_health_says_when_the_database_is_gone(tmp_path: Path) -> None:
     with TestClient(create_app(make_settings(tmp_path, url))) as client:
         response = client.get("/api/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "version": __version__, "database": "unreachable"}
+    body = response.json()
+    assert (body["status"], body["version"], body["database"]) == (
+        "error",
+        __version__,
+        "unreachable",
+    )
+    assert body["mqtt"] == {"enabled": False}

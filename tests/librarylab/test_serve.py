@@ -38,6 +38,7 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
     """A data folder with nothing in it: no database, no secret key."""
     env = _env(tmp_path, "")
     del env["LIBRARYLAB_DATABASE_URL"]
+    env["LIBRARYLAB_MQTT_EMBEDDED_PORT"] = str(free_port())
     return env
 
 

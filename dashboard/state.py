@@ -1,0 +1,110 @@
+"""What the wall shows, as a pure reducer of MQTT messages.
+
+``apply`` folds one message into the state; ``expire`` marks stations offline whose
+heartbeats are too old (the embedded broker never fires last wills on a lost power
+supply, so age matters as much as the will); ``snapshot`` is what a new wall page receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dashboard.topics import Topics
+
+
+@dataclass
+class StationView:
+    state: dict[str, Any] | None = None
+    last_seen: datetime | None = None  # the last heartbeat
+    agent: str = "none"  # none | online | offline
+
+    def as_dict(self, station_id: int) -> dict[str, Any]:
+        return {
+            "id": station_id,
+            **(self.state or {}),
+            "agent": self.agent,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+        }
+
+
+@dataclass
+class WallState:
+    topics: Topics
+    max_heartbeat_age: float
+    service: dict[str, Any] | None = None
+    stations: dict[int, StationView] = field(default_factory=dict)
+    current: dict[str, Any] | None = None
+    rotations: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def apply(self, topic: str, payload: dict[str, Any] | None, now: datetime) -> list[str]:
+        """Fold one message in; return the keys of the snapshot that changed."""
+        what, number = self.topics.parse(topic)
+        if what == "service_status":
+            self.service = payload
+            return ["service"]
+        if what == "current_visit":
+            self.current = payload
+            return ["current"]
+        if what == "rotation" and number is not None:
+            if payload is None:
+                self.rotations.pop(number, None)
+            else:
+                self.rotations[number] = payload
+            return [f"rotation:{number}"]
+        if what == "station_state" and number is not None:
+            if payload is None:  # a cleared retained state: the station is gone
+                self.stations.pop(number, None)
+            else:
+                self.stations.setdefault(number, StationView()).state = payload
+            return [f"station:{number}"]
+        if what == "station_heartbeat" and number is not None:
+            view = self.stations.setdefault(number, StationView())
+            if payload is None or payload.get("state") == "offline":
+                view.agent = "offline"
+            else:
+                view.agent = "online"
+                view.last_seen = _stamp(payload, now)
+            return [f"station:{number}"]
+        return []  # not ours (the embedded broker may send foreign retained topics)
+
+    def expire(self, now: datetime) -> list[str]:
+        """Mark stations offline whose last heartbeat is older than the limit."""
+        changed = []
+        for number, view in self.stations.items():
+            age = (now - view.last_seen).total_seconds() if view.last_seen else 0.0
+            if view.agent == "online" and age > self.max_heartbeat_age:
+                view.agent = "offline"
+                changed.append(f"station:{number}")
+        return changed
+
+    def part(self, key: str) -> Any:
+        """One piece of the snapshot by its key (None when it is gone)."""
+        kind, _, number = key.partition(":")
+        if kind == "service":
+            return self.service
+        if kind == "current":
+            return self.current
+        if kind == "rotation":
+            return self.rotations.get(int(number))
+        if kind == "station":
+            view = self.stations.get(int(number))
+            return view.as_dict(int(number)) if view else None
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "current": self.current,
+            "rotations": {str(k): v for k, v in self.rotations.items()},
+            "stations": {str(k): v.as_dict(k) for k, v in self.stations.items()},
+        }
+
+
+def _stamp(payload: dict[str, Any], default: datetime) -> datetime:
+    """When the sender says it sent the message (a retained heartbeat may be old)."""
+    try:
+        return datetime.fromisoformat(str(payload["ts"]))
+    except (KeyError, ValueError):
+        return default

@@ -1,0 +1,169 @@
+"""The MQTT bus: the only module that imports paho-mqtt.
+
+It connects in the background (the app boots before the broker is up), subscribes in
+``on_connect`` (so every reconnect re-subscribes and the broker replays retained state),
+reconnects within seconds, and leaves a retained ``offline`` last will on the service's
+status topic. Payloads are JSON with ``ts`` (UTC, ISO 8601) and a schema version ``v``.
+
+Errors of paho and the network never escape: the bus records them as ``last_error``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+Handler = Callable[[str, dict[str, Any] | None], None]  # (topic, payload or None if empty)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """``mqtt://user:pass@host:1883`` → an address; mqtts:// means TLS (default 8883)."""
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+def envelope(payload: dict[str, Any], now: datetime | None = None) -> str:
+    """The JSON text of a payload with its timestamp and schema version."""
+    stamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    return json.dumps({**payload, "ts": stamp, "v": SCHEMA_VERSION}, separators=(",", ":"))
+
+
+class Bus:
+    """One MQTT connection of the service."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        *,
+        client_id: str,
+        status_topic: str,
+        ca_file: str | None = None,
+    ) -> None:
+        self.address = address
+        self.status_topic = status_topic
+        self.connected = False
+        self.last_error: str | None = None
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
+        )
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self._client.max_inflight_messages_set(100)
+        self._client.will_set(status_topic, envelope({"state": "offline"}), qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            self._client.connect_async(self.address.host, self.address.port, keepalive=15)
+        except (OSError, ValueError) as exc:
+            self.last_error = str(exc)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        if self.connected:
+            self.publish(self.status_topic, {"state": "offline"}, retain=True)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- use -----------------------------------------------------------------------------
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Call ``handler`` for each message matching ``topic_filter``, also after reconnects."""
+        with self._lock:
+            self._handlers[topic_filter] = handler
+
+        def deliver(_client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+            handler(message.topic, _decode(message.payload))
+
+        self._client.message_callback_add(topic_filter, deliver)
+        if self.connected:
+            self._client.subscribe(topic_filter, qos=1)
+
+    def publish(self, topic: str, payload: dict[str, Any] | None, *, retain: bool = False) -> bool:
+        """Publish JSON (``None`` clears a retained topic); False when not connected."""
+        text = "" if payload is None else envelope(payload)
+        info = self._client.publish(topic, text, qos=1, retain=retain)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+
+    # -- paho callbacks (paho's thread) -------------------------------------------------
+    def _on_connect(
+        self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _properties: Any
+    ) -> None:
+        if reason.is_failure:
+            self.connected = False
+            self.last_error = str(reason)
+            log.warning("MQTT broker refused the connection: %s", reason)
+            return
+        self.connected = True
+        self.last_error = None
+        log.info("connected to MQTT broker %s:%d", self.address.host, self.address.port)
+        with self._lock:
+            filters = list(self._handlers)
+        for topic_filter in filters:
+            client.subscribe(topic_filter, qos=1)
+        client.publish(self.status_topic, envelope({"state": "online"}), qos=1, retain=True)
+
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        if self.connected:
+            log.warning("lost the MQTT broker: %s", reason)
+        self.connected = False
+        if reason.is_failure:
+            self.last_error = str(reason)
+
+    def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
+        self.connected = False
+        self.last_error = self.last_error or "broker unreachable"
+
+
+def _decode(raw: bytes | bytearray) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"raw": raw.decode("utf-8", "replace")}
+    return value if isinstance(value, dict) else {"value": value}
