@@ -8,6 +8,7 @@ messages in a SQLite file in the data folder so the wall's state survives a rest
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -67,8 +68,19 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10) -> None:
         if self._broker is not None:
             broker, self._broker = self._broker, None
+
+            async def halt() -> None:
+                await broker.shutdown()
+                # amqtt 0.12 keeps the sockets of past clients open: close them ourselves.
+                for transport in _transports_of(self._loop):
+                    transport.abort()
+                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in others:
+                    task.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
+
             try:
-                asyncio.run_coroutine_threadsafe(broker.shutdown(), self._loop).result(timeout)
+                asyncio.run_coroutine_threadsafe(halt(), self._loop).result(timeout)
             except Exception:
                 log.warning("the embedded MQTT broker did not shut down cleanly")
         if self._thread.is_alive():
@@ -76,3 +88,14 @@ class EmbeddedBroker:
             self._thread.join(timeout)
         if not self._loop.is_running():
             self._loop.close()
+
+
+def _transports_of(loop: asyncio.AbstractEventLoop) -> list[asyncio.Transport]:
+    """The open socket transports of ``loop`` (only the broker runs on it)."""
+    return [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, asyncio.Transport)
+        and getattr(obj, "_loop", None) is loop
+        and not obj.is_closing()
+    ]

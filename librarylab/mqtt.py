@@ -151,7 +151,7 @@ class Bus:
         if self.connected:
             log.warning("lost the MQTT broker: %s", reason)
         self.connected = False
-        if reason.is_failure:
+        if reason.is_failure and self.last_error is None:  # keep a refusal's own reason
             self.last_error = str(reason)
 
     def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:

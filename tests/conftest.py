@@ -22,7 +22,7 @@ from librarylab.accounts.orm import Role
 from librarylab.app import create_app
 from librarylab.models import metadata
 from librarylab.settings import Settings
-from tests.services import postgres_server
+from tests.services import Mosquitto, postgres_server
 
 # HYPOTHESIS_PROFILE=thorough runs many more random cases than the everyday suite.
 hypothesis.settings.register_profile("default", max_examples=80)
@@ -114,7 +114,7 @@ STAFF_PASSWORD = "staff-password-1"
 
 
 @functools.cache
-def _hash(password: str) -> str:
+def hashed(password: str) -> str:
     return accounts.hash_password(password)  # once per run: hashing is slow on purpose
 
 
@@ -123,10 +123,10 @@ def _lab(tmp_path: Path, url: str) -> Iterator[Lab]:
     sessions: sessionmaker[Session] = app.state.sessions
     with database.transaction(sessions) as session:
         admin = accounts.create_user(
-            session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=_hash(ADMIN_PASSWORD)
+            session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=hashed(ADMIN_PASSWORD)
         )
         staff = accounts.create_user(
-            session, "sam", STAFF_PASSWORD, Role.STAFF, password_hash=_hash(STAFF_PASSWORD)
+            session, "sam", STAFF_PASSWORD, Role.STAFF, password_hash=hashed(STAFF_PASSWORD)
         )
         admin_token = accounts.create_token(session, admin).secret
         staff_token = accounts.create_token(session, staff).secret
@@ -144,3 +144,12 @@ def lab(tmp_path: Path, database_url: str) -> Iterator[Lab]:
 def sqlite_lab(tmp_path: Path, sqlite_url: str) -> Iterator[Lab]:
     """The service on SQLite only (pages, where the backend does not matter)."""
     yield from _lab(tmp_path, sqlite_url)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A real Mosquitto broker for the whole run."""
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    yield broker
+    broker.stop()

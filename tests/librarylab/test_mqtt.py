@@ -1,0 +1,150 @@
+"""The bus against a real Mosquitto and the embedded broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from librarylab import database
+from librarylab.accounts import service as accounts
+from librarylab.accounts.orm import Role
+from librarylab.app import create_app
+from librarylab.mqtt import BrokerAddress, Bus
+from tests.conftest import hashed, make_settings
+from tests.librarylab.test_cli import LIBRARYLAB, _env
+from tests.mqtt import Recorder
+from tests.services import Mosquitto, free_port
+
+
+def wait_until(condition: object, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_broker_urls_carry_credentials_and_tls() -> None:
+    plain = BrokerAddress.parse("mqtt://lab:s%40cret@broker.example:1884")
+    assert (plain.host, plain.port, plain.username, plain.password, plain.tls) == (
+        "broker.example",
+        1884,
+        "lab",
+        "s@cret",
+        False,
+    )
+    assert BrokerAddress.parse("mqtts://broker.example").port == 8883
+
+
+def test_retained_state_is_replayed_to_a_late_subscriber(mosquitto: Mosquitto) -> None:
+    bus = Bus(
+        BrokerAddress.parse(mosquitto.url), client_id="publisher", status_topic="t1/service/status"
+    )
+    bus.start()
+    wait_until(lambda: bus.connected)
+    bus.publish("t1/stations/3/state", {"name": "Xbox One"}, retain=True)
+    late = Recorder(mosquitto.url, "t1/#")
+    try:
+        state = late.wait_for("t1/stations/3/state")
+        assert state is not None
+        assert state["name"] == "Xbox One"
+        assert state["v"] == 1
+        assert "ts" in state
+        status = late.wait_for("t1/service/status")
+        assert status is not None
+        assert status["state"] == "online"
+    finally:
+        late.close()
+        bus.stop()
+
+
+def test_wrong_credentials_show_in_health(tmp_path: Path, sqlite_url: str) -> None:
+    guarded = Mosquitto(tmp_path / "guarded", users={"wall": "right-password"})
+    guarded.start()
+    try:
+        url = f"mqtt://wall:wrong-password@127.0.0.1:{guarded.port}"
+        settings = make_settings(tmp_path, sqlite_url, mqtt_enabled=True, mqtt_url=SecretStr(url))
+        with TestClient(create_app(settings)) as client:
+            wait_until(lambda: client.get("/api/health").json()["mqtt"]["last_error"])
+            health = client.get("/api/health")
+        mqtt = health.json()["mqtt"]
+        assert mqtt["connected"] is False
+        assert "not authorized" in mqtt["last_error"].lower()
+        assert "wrong-password" not in health.text
+    finally:
+        guarded.stop()
+
+
+def test_a_killed_station_agent_leaves_its_last_will(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    env = _env(tmp_path, sqlite_url) | {
+        "LIBRARYLAB_MQTT_URL": mosquitto.url,
+        "LIBRARYLAB_MQTT_PREFIX": "t2",
+    }
+    wall = Recorder(mosquitto.url, "t2/#")
+    agent = subprocess.Popen(
+        [LIBRARYLAB, "station-agent", "--station", "4", "--interval", "0.2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        alive = wall.wait_for("t2/stations/4/heartbeat", lambda p: p["state"] == "online")
+        assert alive is not None
+        os.kill(agent.pid, signal.SIGKILL)  # power cut: no goodbye
+        agent.wait(timeout=10)
+        will = wall.wait_for("t2/stations/4/heartbeat", lambda p: p["state"] == "offline")
+        assert will is not None
+    finally:
+        agent.kill()
+        wall.close()
+
+
+def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: str) -> None:
+    port = free_port()
+    settings = make_settings(
+        tmp_path, sqlite_url, mqtt_enabled=True, mqtt_embedded_port=port, mqtt_prefix="t3"
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        assert client.get("/api/health").json()["mqtt"]["broker"] == "embedded"
+        with database.transaction(app.state.sessions) as session:
+            user = accounts.create_user(
+                session,
+                "ada",
+                "admin-password-1",
+                Role.ADMIN,
+                password_hash=hashed("admin-password-1"),
+            )
+            token = accounts.create_token(session, user).secret
+        listener = Recorder(f"mqtt://127.0.0.1:{port}", "t3/#")
+        try:
+            created = client.post(
+                "/api/stations",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"name": "Wii U", "kind": "gaming", "capacity": 3},
+            ).json()
+            state = listener.wait_for(f"t3/stations/{created['id']}/state")
+            assert state is not None
+            assert (state["name"], state["status"]) == ("Wii U", "available")
+            client.patch(
+                f"/api/stations/{created['id']}",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"status": "out_of_service", "status_reason": "Controller"},
+            )
+            listener.wait_for(
+                f"t3/stations/{created['id']}/state",
+                lambda p: p["status"] == "out_of_service",
+                timeout=3,
+            )
+        finally:
+            listener.close()
