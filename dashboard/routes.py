@@ -13,23 +13,26 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from dashboard.hub import Hub
 from librarylab.accounts.orm import User
 from librarylab.accounts.service import display_token_valid
-from librarylab.deps import SessionDep, SettingsDep, optional_user
+from librarylab.deps import SESSION_USER_KEY, SettingsDep
 from librarylab.templating import render
 
 router = APIRouter(include_in_schema=False)
 PING_SECONDS = 5
 
 
-def wall_viewer(
-    session: SessionDep,
-    user: Annotated[User | None, Depends(optional_user)],
-    token: Annotated[str | None, Query()] = None,
-) -> str:
-    """A valid display link, or a logged-in staff member; returns the token to stream with."""
-    if token and display_token_valid(session, token):
-        return token
-    if user is not None:
-        return ""
+def wall_viewer(request: Request, token: Annotated[str | None, Query()] = None) -> str:
+    """A valid display link, or a logged-in staff member; returns the token to stream with.
+
+    Uses a session of its own and closes it at once: a wall's stream stays open for hours
+    and must not hold a database connection all that time.
+    """
+    with request.app.state.sessions() as session:
+        if token and display_token_valid(session, token):
+            return token
+        user_id = request.session.get(SESSION_USER_KEY)
+        user = session.get(User, user_id) if isinstance(user_id, int) else None
+        if user is not None and user.active:
+            return ""
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         detail="Open the wall with a display link (/wall?token=…) or log in first.",

@@ -104,15 +104,16 @@ def create_app(settings: Settings) -> FastAPI:
         wall_pages.router,
     ):
         app.include_router(router)
-    app.mount(
-        "/static",
-        StaticFiles(directory=str(resources.files("librarylab") / "static")),
-        name="static",
-    )
+    # The more specific mount first: /static would swallow /static/dashboard.
     app.mount(
         "/static/dashboard",
         StaticFiles(directory=str(resources.files("dashboard") / "static")),
         name="dashboard-static",
+    )
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(resources.files("librarylab") / "static")),
+        name="static",
     )
     _add_error_handlers(app)
 

@@ -26,7 +26,14 @@
       if (kind === "service") state.service = value;
       else if (kind === "current") state.current = value;
       else if (kind === "rotation") { if (value) state.rotations[id] = value; else delete state.rotations[id]; }
-      else if (kind === "station") { if (value) state.stations[id] = value; else delete state.stations[id]; }
+      else if (kind === "station") {
+        if (value) state.stations[id] = value; else delete state.stations[id];
+        lastData = new Date();
+        // One station changed: redraw its card alone (a busy wall gets many of these).
+        if (value && !renderStationCard(value, new Date())) renderStations(new Date());
+        else if (!value) renderStations(new Date());
+        return;
+      }
       lastData = new Date(); render();
     });
     source.addEventListener("broker", (e) => { broker = JSON.parse(e.data); render(); });
@@ -87,18 +94,29 @@
     return "free";
   }
 
+  function stationCard(s, now) {
+    const st = stationState(s, now);
+    let detail = s.status === "out_of_service" && s.status_reason ? esc(s.status_reason) : "";
+    if (s.last_seen) {
+      const age = Math.round((now - new Date(s.last_seen)) / 1000);
+      detail = esc(t.last_seen.replace("{age}", age));
+    }
+    return `<div class="station kind-${esc(s.kind)}" data-station="${s.id}" data-state="${st}"><div>${esc(s.name)}<small>${esc(t[s.kind] || s.kind)}${detail ? " · " + detail : ""}</small></div><div class="state ${st}">${esc(t[st])}</div></div>`;
+  }
+
+  function renderStationCard(s, now) {
+    const card = document.querySelector(`[data-station="${s.id}"]`);
+    if (!card || !s.name) return false;
+    const html = stationCard(s, now);
+    if (card.outerHTML !== html) card.outerHTML = html;
+    return true;
+  }
+
   function renderStations(now) {
     const stations = Object.values(state.stations).filter((s) => s.name)
       .sort((a, b) => (a.kind + a.name).localeCompare(b.kind + b.name));
-    $("stations").innerHTML = `<div class="list">` + stations.map((s) => {
-      const st = stationState(s, now);
-      let detail = s.status === "out_of_service" && s.status_reason ? esc(s.status_reason) : "";
-      if (s.last_seen) {
-        const age = Math.round((now - new Date(s.last_seen)) / 1000);
-        detail = esc(t.last_seen.replace("{age}", age));
-      }
-      return `<div class="station kind-${esc(s.kind)}" data-station="${s.id}" data-state="${st}"><div>${esc(s.name)}<small>${esc(t[s.kind] || s.kind)}${detail ? " · " + detail : ""}</small></div><div class="state ${st}">${esc(t[st])}</div></div>`;
-    }).join("") + `</div>`;
+    const html = `<div class="list">` + stations.map((s) => stationCard(s, now)).join("") + `</div>`;
+    if ($("stations").innerHTML !== html) $("stations").innerHTML = html;
   }
 
   function renderVisit() {
