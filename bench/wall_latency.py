@@ -26,21 +26,11 @@ from playwright.sync_api import Browser, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from librarylab.mqtt import BrokerAddress, Bus
-from tests.services import Mosquitto, free_port, wait_for_port
+from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto, free_port, wait_for_port
 
 LIBRARYLAB = str(Path(sys.executable).parent / "librarylab")
 PREFIX = "bench"
 STATION = 999_999
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OBSERVE = """() => {
   window.__lat = [];
   new MutationObserver(() => {
@@ -205,7 +195,7 @@ def main() -> None:
     print("work dir", tmp)
     with sync_playwright() as playwright:
         browsers = [
-            playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for _ in range(-(-args.pages // PAGES_PER_BROWSER))
         ]
         mosquitto = Mosquitto(Path(tmp) / "mosquitto")

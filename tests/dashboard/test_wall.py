@@ -19,19 +19,8 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
-from tests.services import Mosquitto, free_port, wait_for_port
+from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto, free_port, wait_for_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
