@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from dashboard.hub import Hub
 from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
-from librarylab.broker import EmbeddedBroker
+from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
@@ -35,6 +36,7 @@ from stations import routes as station_routes
 from visits import pages as visit_pages
 from visits import routes as visit_routes
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "librarylab_session"
 TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "dashboard")
 
@@ -61,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.hub = hub
         await hub.start()
         if settings.mqtt_enabled:
-            broker, bus = _start_bus(settings, topics)
+            broker, bus, app.state.broker_problem = _start_bus(settings, topics)
             bus.subscribe(topics.everything, hub.receive)
             app.state.bus = bus
             app.state.live = LivePublisher(bus, topics, app.state.sessions, settings.timezone)
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.bus = None
     app.state.live = None
+    app.state.broker_problem = None
     app.state.sessions = make_session_factory(engine)
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
@@ -135,12 +138,20 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | None, Bus]:
+def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | None, Bus, str | None]:
+    """Start the embedded broker (unless a broker URL is set) and connect the bus."""
     url = settings.mqtt_url.get_secret_value()
-    broker = None
+    broker: EmbeddedBroker | None = None
+    problem = None
     if not url:
         broker = EmbeddedBroker(settings.mqtt_embedded_port, settings.data_dir)
-        broker.start()
+        try:
+            broker.start()
+        except EmbeddedBrokerError as exc:
+            # The staff pages work without it; the health check and the wall say why.
+            log.error("%s", exc)
+            problem = str(exc)
+            broker = None
         url = f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
     bus = Bus(
         BrokerAddress.parse(url),
@@ -149,7 +160,7 @@ def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | Non
         ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
     )
     bus.start()
-    return broker, bus
+    return broker, bus, problem
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -36,6 +36,6 @@ def _mqtt(request: Request) -> dict[str, Any]:
         "enabled": True,
         "broker": "external" if settings.mqtt_url.get_secret_value() else "embedded",
         "connected": bus.connected,
-        "last_error": bus.last_error,
+        "last_error": bus.last_error or request.app.state.broker_problem,
         "wall_pages": request.app.state.hub.pages,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -148,3 +149,18 @@ def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: s
             )
         finally:
             listener.close()
+
+
+def test_a_taken_embedded_port_leaves_the_service_up_and_says_why(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = make_settings(tmp_path, sqlite_url, mqtt_enabled=True, mqtt_embedded_port=port)
+        with TestClient(create_app(settings)) as client:
+            health = client.get("/api/health")
+    assert health.status_code == 200
+    assert health.json()["mqtt"]["connected"] is False
+    assert f"127.0.0.1:{port}" in health.json()["mqtt"]["last_error"]
