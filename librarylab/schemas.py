@@ -7,13 +7,37 @@ from datetime import time
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 # Record ids in URLs: positive and within the databases' integer range.
 RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _clock(value: Any) -> time:
+    """Only "HH:MM" text (or a plain time): numbers and time zones are refused."""
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    found = _CLOCK.match(value.strip()) if isinstance(value, str) else None
+    if found and int(found[1]) < 24 and int(found[2]) < 60 and int(found[3] or 0) < 60:
+        return time(int(found[1]), int(found[2]), int(found[3] or 0))
+    raise ValueError('use a time of day as "HH:MM", e.g. "11:30"')
+
+
 # Times of day travel as "HH:MM".
-HHMM = Annotated[time, PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str)]
+HHMM = Annotated[
+    time,
+    BeforeValidator(_clock),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+]
 
 
 # Control characters other than tab and line breaks (PostgreSQL refuses NUL outright).

@@ -193,7 +193,7 @@ def test_bad_plan_requests_are_refused(demo: Lab, body: dict[str, Any], says: st
         ({"at": "11:45"}, 422, "exactly one of"),
         ({"at": "11:45", "station_out": 999}, 404, "no station with id 999"),
         ({"at": "11:45", "group_leaves": 9}, 422, "no group 9"),
-        ({"at": "25:00", "station_out": 1}, 422, "valid time"),
+        ({"at": "25:00", "station_out": 1}, 422, "HH:MM"),
     ],
 )
 def test_bad_replans_are_refused_and_the_plan_stays(
