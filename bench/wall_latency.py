@@ -191,50 +191,54 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20, help="event streams read by HTTP")
     args = parser.parse_args()
     rows = []
-    tmp = tempfile.mkdtemp(prefix="wallbench-")
-    print("work dir", tmp)
-    with sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory(prefix="wallbench-") as tmp, sync_playwright() as playwright:
         browsers = [
             playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for _ in range(-(-args.pages // PAGES_PER_BROWSER))
         ]
         mosquitto = Mosquitto(Path(tmp) / "mosquitto")
         mosquitto.start()
-        embedded_port = free_port()
-        for name, url, extra in (
-            ("Mosquitto", mosquitto.url, {"LIBRARYLAB_MQTT_URL": mosquitto.url}),
-            (
-                "embedded amqtt",
-                f"mqtt://127.0.0.1:{embedded_port}",
-                {"LIBRARYLAB_MQTT_EMBEDDED_PORT": str(embedded_port)},
-            ),
-        ):
-            data = Path(tmp) / name.split()[0]
-            env = {
-                "PATH": "/usr/bin:/bin:/usr/sbin",
-                "LIBRARYLAB_DATA_DIR": str(data),
-                "LIBRARYLAB_MQTT_PREFIX": PREFIX,
-                **extra,
-            }
-            server, base, token = serve(env, data)
-            try:
-                baseline = mqtt_baseline(url, args.messages, args.rate)
-                one = wall_run(browsers, base, token, url, args.messages, args.rate, 1)
-                rows.append((name, "MQTT subscriber (baseline)", 1, baseline, baseline))
-                rows.append((name, "wall page", 1, one, baseline))
-                if name == "Mosquitto":
-                    many = wall_run(
-                        browsers, base, token, url, args.messages, args.rate, args.pages
-                    )
-                    rows.append((name, "wall pages (fan-out)", args.pages, many, baseline))
-                    streams = stream_run(base, token, url, args.messages, args.rate, args.streams)
-                    rows.append((name, "event streams (fan-out)", args.streams, streams, baseline))
-            finally:
-                server.terminate()
-                server.wait(timeout=15)
-        mosquitto.stop()
-        for browser in browsers:
-            browser.close()
+        try:
+            embedded_port = free_port()
+            for name, url, extra in (
+                ("Mosquitto", mosquitto.url, {"LIBRARYLAB_MQTT_URL": mosquitto.url}),
+                (
+                    "embedded amqtt",
+                    f"mqtt://127.0.0.1:{embedded_port}",
+                    {"LIBRARYLAB_MQTT_EMBEDDED_PORT": str(embedded_port)},
+                ),
+            ):
+                data = Path(tmp) / name.split()[0]
+                env = {
+                    "PATH": "/usr/bin:/bin:/usr/sbin",
+                    "LIBRARYLAB_DATA_DIR": str(data),
+                    "LIBRARYLAB_MQTT_PREFIX": PREFIX,
+                    **extra,
+                }
+                server, base, token = serve(env, data)
+                try:
+                    baseline = mqtt_baseline(url, args.messages, args.rate)
+                    one = wall_run(browsers, base, token, url, args.messages, args.rate, 1)
+                    rows.append((name, "MQTT subscriber (baseline)", 1, baseline, baseline))
+                    rows.append((name, "wall page", 1, one, baseline))
+                    if name == "Mosquitto":
+                        many = wall_run(
+                            browsers, base, token, url, args.messages, args.rate, args.pages
+                        )
+                        rows.append((name, "wall pages (fan-out)", args.pages, many, baseline))
+                        streams = stream_run(
+                            base, token, url, args.messages, args.rate, args.streams
+                        )
+                        rows.append(
+                            (name, "event streams (fan-out)", args.streams, streams, baseline)
+                        )
+                finally:
+                    server.terminate()
+                    server.wait(timeout=15)
+        finally:
+            mosquitto.stop()
+            for browser in browsers:
+                browser.close()
     print(f"{args.messages} messages at {args.rate:.0f}/s\n")
     print(
         f"{'broker':15} {'receiver':28} {'pages':>5} {'received':>9} {'p50 ms':>7} "

@@ -37,6 +37,7 @@ class WallState:
     stations: dict[int, StationView] = field(default_factory=dict)
     current: dict[str, Any] | None = None
     rotations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    printers: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def apply(self, topic: str, payload: dict[str, Any] | None, now: datetime) -> list[str]:
         """Fold one message in; return the keys of the snapshot that changed."""
@@ -53,6 +54,12 @@ class WallState:
             else:
                 self.rotations[number] = payload
             return [f"rotation:{number}"]
+        if what == "printer_state" and number is not None:
+            if payload is None:
+                self.printers.pop(number, None)
+            else:
+                self.printers[number] = payload
+            return [f"printer:{number}"]
         if what == "station_state" and number is not None:
             if payload is None:  # a cleared retained state: the station is gone
                 self.stations.pop(number, None)
@@ -88,6 +95,8 @@ class WallState:
             return self.current
         if kind == "rotation":
             return self.rotations.get(int(number))
+        if kind == "printer":
+            return self.printers.get(int(number))
         if kind == "station":
             view = self.stations.get(int(number))
             return view.as_dict(int(number)) if view else None
@@ -99,6 +108,7 @@ class WallState:
             "current": self.current,
             "rotations": {str(k): v for k, v in self.rotations.items()},
             "stations": {str(k): v.as_dict(k) for k, v in self.stations.items()},
+            "printers": {str(k): v for k, v in self.printers.items()},
         }
 
 

@@ -19,6 +19,9 @@ class Topics:
     def station_heartbeat(self, station_id: int) -> str:
         return f"{self.prefix}/stations/{station_id}/heartbeat"
 
+    def printer_state(self, printer_id: int) -> str:
+        return f"{self.prefix}/printers/{printer_id}/state"
+
     @property
     def current_visit(self) -> str:
         return f"{self.prefix}/visits/current"
@@ -41,6 +44,8 @@ class Topics:
                 return "service_status", None
             case ["stations", number, ("state" | "heartbeat") as what] if number.isdigit():
                 return f"station_{what}", int(number)
+            case ["printers", number, "state"] if number.isdigit():
+                return "printer_state", int(number)
             case ["visits", "current"]:
                 return "current_visit", None
             case ["visits", number, "rotation"] if number.isdigit():

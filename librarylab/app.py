@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from importlib import resources
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from dashboard import pages as wall_pages
@@ -21,6 +22,7 @@ from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
 from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
+from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
@@ -29,6 +31,10 @@ from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
+from printers import routes as printer_routes
+from printers import service as printer_service
+from printers.coordinator import Fleet, Target, Timing
+from printers.model import Snapshot
 from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
 from stations import pages as station_pages
@@ -68,9 +74,35 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.bus = bus
             app.state.live = LivePublisher(bus, topics, app.state.sessions, settings.timezone)
             await app.state.live.start()
+        app.state.fleet = fleet = Fleet(
+            Timing(
+                offline_after=settings.printer_offline_after_seconds,
+                stall_after=settings.printer_stall_after_seconds,
+                request_timeout=settings.printer_timeout_seconds,
+            ),
+            publish=lambda printer_id, snapshot: _publish_printer(
+                bus, topics, printer_id, snapshot
+            ),
+        )
+        loop = asyncio.get_running_loop()
+
+        async def resync() -> None:
+            try:
+                with app.state.sessions() as session:
+                    wanted = printer_service.targets(session, app.state.secret_box)
+            except SQLAlchemyError as exc:  # the health check reports the database
+                log.warning("cannot read the printers: %s", type(exc).__name__)
+                return
+            await fleet.sync(wanted)
+
+        app.state.printers_changed = lambda: loop.call_soon_threadsafe(
+            lambda: loop.create_task(resync())
+        )
+        await resync()
         try:
             yield
         finally:
+            await fleet.stop()
             if app.state.live is not None:
                 await app.state.live.stop()
             await hub.stop()
@@ -91,6 +123,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.bus = None
     app.state.live = None
     app.state.broker_problem = None
+    app.state.secret_box = SecretBox(settings.secret_key.get_secret_value())
+    app.state.printers_changed = lambda: None
     app.state.sessions = make_session_factory(engine)
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
@@ -99,6 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         station_routes.router,
         visit_routes.router,
         plan_routes.router,
+        printer_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
@@ -136,6 +171,13 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/visits", status_code=status.HTTP_303_SEE_OTHER)
 
     return app
+
+
+def _publish_printer(bus: Bus | None, topics: Topics, target: Target, snapshot: Snapshot) -> None:
+    """A printer's state for the wall: name and snapshot, never its address or key."""
+    if bus is not None:
+        payload = {"id": target.id, "name": target.name, **snapshot.as_dict()}
+        bus.publish(topics.printer_state(target.id), payload, retain=True)
 
 
 def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | None, Bus, str | None]:

@@ -70,7 +70,12 @@ class EmbeddedBroker:
             broker, self._broker = self._broker, None
 
             async def halt() -> None:
-                await broker.shutdown()
+                try:
+                    await broker.shutdown()
+                finally:  # also when it never started (its port was taken)
+                    # Let the plugins close (the retained-message store's database) before
+                    # the remaining tasks are cancelled below.
+                    await broker.plugins_manager.map_plugin_close()
                 # amqtt 0.12 keeps the sockets of past clients open: close them ourselves.
                 for transport in _transports_of(self._loop):
                     transport.abort()

@@ -2,10 +2,18 @@
 
 from librarylab.accounts import orm as accounts_orm
 from librarylab.database import Base
+from printers import orm as printers_orm
 from scheduler import orm as scheduler_orm
 from stations import orm as stations_orm
 from visits import orm as visits_orm
 
 metadata = Base.metadata
 
-__all__ = ["accounts_orm", "metadata", "scheduler_orm", "stations_orm", "visits_orm"]
+__all__ = [
+    "accounts_orm",
+    "metadata",
+    "printers_orm",
+    "scheduler_orm",
+    "stations_orm",
+    "visits_orm",
+]

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     mqtt_prefix: str = Field(default="librarylab/duesseldorf", min_length=1)
     mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts://")
     heartbeat_max_age_seconds: int = Field(default=30, ge=2, le=3600)
+    printer_offline_after_seconds: float = Field(default=5, gt=0, le=300)
+    printer_stall_after_seconds: float = Field(default=60, gt=0, le=3600)
+    printer_timeout_seconds: float = Field(default=3, gt=0, le=60)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -1,1 +1,1 @@
-"""Demo prints on the lab's OctoPrint printers."""
+"""Demo prints on the lab's OctoPrint printers: registry, live state, (later) the queue."""

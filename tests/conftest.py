@@ -22,7 +22,7 @@ from librarylab.accounts.orm import Role
 from librarylab.app import create_app
 from librarylab.models import metadata
 from librarylab.settings import Settings
-from tests.services import Mosquitto, postgres_server
+from tests.services import Mosquitto, OctoPrint, postgres_server
 
 # The everyday suite (and CI) replays the same cases every run; HYPOTHESIS_PROFILE=thorough
 # explores many more, freshly random ones.
@@ -154,3 +154,12 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def octoprint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrint]:
+    """A real OctoPrint with its Virtual Printer for the whole run."""
+    server = OctoPrint(tmp_path_factory.mktemp("octoprint"), api_key="octo-test-key-1234")
+    server.start()
+    yield server
+    server.stop()

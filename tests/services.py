@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx2
+
 # Debian's Chromium, headless, talking to nothing but this machine (see shared notes).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -155,4 +157,101 @@ class Mosquitto:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
+            self.process = None
+
+
+OCTOPRINT_VENV = Path(
+    os.environ.get("LIBRARYLAB_OCTOPRINT_VENV", Path.home() / ".cache/librarylab/octoprint-1.11.8")
+)
+_OCTOPRINT_CONFIG = """\
+server:
+  firstRun: false
+  ignoreIncompleteStartup: true
+  onlineCheck: {enabled: false}
+  pluginBlacklist: {enabled: false}
+  pythonEolCheck: {enabled: false}
+serial:
+  port: VIRTUAL
+  baudrate: 115200
+  autoconnect: true
+plugins:
+  _disabled: [announcements, discovery, errortracking, health_check, pluginmanager,
+              softwareupdate, tracking]
+  virtual_printer:
+    enabled: true
+    simulated_errors: []
+"""
+
+
+class OctoPrint:
+    """A real OctoPrint with its Virtual Printer on 127.0.0.1, offline and non-interactive."""
+
+    def __init__(self, workdir: Path, api_key: str) -> None:
+        self.workdir = workdir
+        self.api_key = api_key
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        executable = OCTOPRINT_VENV / "bin" / "octoprint"
+        if not executable.exists():
+            raise RuntimeError(f"OctoPrint is missing in {OCTOPRINT_VENV}: 'make test' installs it")
+        self.executable = executable
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.yaml").write_text(_OCTOPRINT_CONFIG)
+        hashed = subprocess.run(
+            [
+                str(OCTOPRINT_VENV / "bin" / "python"),
+                "-c",
+                "from passlib.hash import pbkdf2_sha256; print(pbkdf2_sha256.hash('lab-password'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        (workdir / "users.yaml").write_text(
+            "_version: 2\nlab:\n  active: true\n  groups: [admins, users]\n"
+            f"  password: '{hashed}'\n  apikey: {api_key}\n  permissions: []\n  settings: {{}}\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        command = [
+            str(self.executable),
+            "serve",
+            "--basedir",
+            str(self.workdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if os.geteuid() == 0:
+            command.append("--iknowwhatimdoing")
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # An interim server answers 404 while starting: wait for a real 200 with the key.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx2.get(
+                    f"{self.url}/api/version", timeout=2, headers={"X-Api-Key": self.api_key}
+                )
+                if answer.status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"OctoPrint did not start within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
             self.process = None

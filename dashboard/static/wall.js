@@ -4,7 +4,7 @@
 (function () {
   const config = JSON.parse(document.getElementById("wall-config").textContent);
   const t = config.texts;
-  let state = { service: null, current: null, rotations: {}, stations: {} };
+  let state = { service: null, current: null, rotations: {}, stations: {}, printers: {} };
   let broker = { connected: true, since: null };
   let live = false;
   let lastData = null;
@@ -26,6 +26,7 @@
       if (kind === "service") state.service = value;
       else if (kind === "current") state.current = value;
       else if (kind === "rotation") { if (value) state.rotations[id] = value; else delete state.rotations[id]; }
+      else if (kind === "printer") { if (value) state.printers[id] = value; else delete state.printers[id]; }
       else if (kind === "station") {
         if (value) state.stations[id] = value; else delete state.stations[id];
         lastData = new Date();
@@ -119,6 +120,27 @@
     if ($("stations").innerHTML !== html) $("stations").innerHTML = html;
   }
 
+  const minutes = (s) => s == null ? "–" : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const degrees = (pair) => pair && pair[0] != null ? `${Math.round(pair[0])}°` : "–";
+
+  function renderPrinters(now) {
+    const printers = Object.values(state.printers || {}).sort((a, b) => a.name.localeCompare(b.name));
+    const html = printers.map((p) => {
+      let detail = p.detail ? esc(p.detail) : "";
+      if (p.state === "offline" && p.last_read) {
+        detail = esc(t.last_seen.replace("{age}", Math.round((now - new Date(p.last_read)) / 1000)));
+      }
+      const progress = p.progress == null ? 0 : p.progress;
+      return `<div class="printer" data-printer="${p.id}" data-state="${esc(p.state)}">` +
+        `<div class="head"><span>${esc(p.name)}</span><span class="state p-${esc(p.state)}">${esc(t["p_" + p.state] || p.state)}</span></div>` +
+        (p.state === "printing" || p.state === "paused" || p.state === "stalled"
+          ? `<div class="bar"><div style="width:${progress}%"></div></div><small>${esc(p.file || "")} · ${progress}% · ${esc(t.elapsed)} ${minutes(p.elapsed_seconds)} · ${esc(t.left)} ${minutes(p.left_seconds)}</small>`
+          : "") +
+        `<small>🔥 ${degrees(p.nozzle)} · ▭ ${degrees(p.bed)}${detail ? " · " + detail : ""}</small></div>`;
+    }).join("");
+    if ($("printers").innerHTML !== html) $("printers").innerHTML = html;
+  }
+
   function renderVisit() {
     const current = state.current && state.current.current;
     $("visit").innerHTML = current ? `${esc(current.library)}<small>${esc(current.topic)}</small>` : "";
@@ -135,7 +157,7 @@
   function render() {
     const now = new Date();
     $("clock").textContent = hhmm(now);
-    renderVisit(); renderRotation(now); renderStations(now); renderBanner(now);
+    renderVisit(); renderRotation(now); renderStations(now); renderPrinters(now); renderBanner(now);
   }
 
   setInterval(render, 1000);

@@ -84,3 +84,14 @@ def test_foreign_topics_change_nothing() -> None:
     assert state.apply("$SYS/broker/load", {"value": 1}, NOW) == []
     assert state.apply("other/stations/1/state", {"name": "x"}, NOW) == []
     assert state.snapshot() == before
+
+
+def test_printer_states_become_tiles() -> None:
+    state = wall()
+    assert T.parse("librarylab/duesseldorf/printers/2/state") == ("printer_state", 2)
+    assert state.apply(
+        T.printer_state(2), {"id": 2, "name": "Prusa", "state": "printing", "progress": 41.5}, NOW
+    ) == ["printer:2"]
+    assert state.snapshot()["printers"]["2"]["progress"] == 41.5
+    state.apply(T.printer_state(2), None, NOW)
+    assert state.snapshot()["printers"] == {}

@@ -1,0 +1,95 @@
+"""A printer's state as the service knows it, derived from OctoPrint's answers. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+# What staff and the wall see (OctoPrint's own words vary between versions).
+UNKNOWN = "unknown"  # not asked yet
+OPERATIONAL, PRINTING, PAUSED, ERROR = "operational", "printing", "paused", "error"
+DISCONNECTED, OFFLINE, UNAUTHORIZED, STALLED = "disconnected", "offline", "unauthorized", "stalled"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str = UNKNOWN
+    detail: str = ""
+    file: str | None = None
+    progress: float | None = None  # percent
+    elapsed_seconds: int | None = None
+    left_seconds: int | None = None
+    nozzle: tuple[float | None, float | None] | None = None  # (actual, target) °C
+    bed: tuple[float | None, float | None] | None = None
+    last_read: datetime | None = None  # the last good answer from OctoPrint
+    progress_since: datetime | None = None  # when progress last moved
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("last_read", "progress_since"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def from_octoprint(
+    previous: Snapshot,
+    *,
+    connection: str,
+    error: str,
+    file: str | None,
+    completion: float | None,
+    print_time: int | None,
+    print_time_left: int | None,
+    temperatures: dict[str, tuple[float | None, float | None]],
+    now: datetime,
+) -> Snapshot:
+    """A good read: OctoPrint's connection state in our words, with the progress clock."""
+    lowered = connection.lower()
+    if "error" in lowered:
+        state, detail = ERROR, error or connection
+    elif lowered.startswith("printing") or lowered in ("finishing", "starting", "cancelling"):
+        state, detail = PRINTING, ""
+    elif lowered.startswith("paus"):
+        state, detail = PAUSED, ""
+    elif lowered == "operational":
+        state, detail = OPERATIONAL, ""
+    else:
+        state, detail = DISCONNECTED, connection
+    progress = round(completion, 1) if completion is not None else None
+    moved = progress != previous.progress or previous.progress_since is None
+    return Snapshot(
+        state=state,
+        detail=detail,
+        file=file,
+        progress=progress,
+        elapsed_seconds=print_time,
+        left_seconds=print_time_left,
+        nozzle=temperatures.get("tool0"),
+        bed=temperatures.get("bed"),
+        last_read=now,
+        progress_since=now if moved else previous.progress_since,
+    )
+
+
+def after_failure(
+    previous: Snapshot, *, unauthorized: bool, reason: str, now: datetime, offline_after: float
+) -> Snapshot:
+    """A failed read: a refused key is said at once; silence only after ``offline_after``."""
+    if unauthorized:
+        return replace(previous, state=UNAUTHORIZED, detail=reason)
+    silent = (now - previous.last_read).total_seconds() if previous.last_read else None
+    if silent is None or silent > offline_after:
+        return replace(previous, state=OFFLINE, detail=reason)
+    return previous
+
+
+def judged(snapshot: Snapshot, now: datetime, stall_after: float) -> Snapshot:
+    """Printing with progress frozen for ``stall_after`` seconds is stalled (OctoPrint
+    itself keeps saying "Printing")."""
+    if snapshot.state != PRINTING or snapshot.progress_since is None:
+        return snapshot
+    frozen = int((now - snapshot.progress_since).total_seconds())
+    if frozen > stall_after:
+        return replace(snapshot, state=STALLED, detail=f"no progress for {frozen} s")
+    return snapshot

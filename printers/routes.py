@@ -1,0 +1,79 @@
+"""JSON API of the printer registry, with each printer's live state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from librarylab.crypto import SecretBox
+from librarylab.deps import AdminUser, CurrentUser, SessionDep
+from librarylab.schemas import RecordId
+from printers import service
+from printers.coordinator import Fleet
+from printers.schemas import PrinterCreate, PrinterPatch, printer_out
+
+router = APIRouter(prefix="/api/printers", tags=["printers"])
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+def _fleet(request: Request) -> Fleet:
+    fleet: Fleet = request.app.state.fleet
+    return fleet
+
+
+def _changed(request: Request) -> None:
+    request.app.state.printers_changed()
+
+
+@router.get("")
+def read_printers(
+    request: Request, session: SessionDep, _user: CurrentUser
+) -> list[dict[str, Any]]:
+    fleet = _fleet(request)
+    return [printer_out(p, fleet.snapshot(p.id)) for p in service.list_printers(session)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_printer(
+    request: Request, body: PrinterCreate, session: SessionDep, _user: AdminUser
+) -> dict[str, Any]:
+    printer = service.create_printer(session, _box(request), body.values())
+    session.commit()
+    _changed(request)
+    return printer_out(printer, None)
+
+
+@router.get("/{printer_id}")
+def read_printer(
+    request: Request, printer_id: RecordId, session: SessionDep, _user: CurrentUser
+) -> dict[str, Any]:
+    printer = service.get_printer(session, printer_id)
+    return printer_out(printer, _fleet(request).snapshot(printer.id))
+
+
+@router.patch("/{printer_id}")
+def update_printer(
+    request: Request,
+    printer_id: RecordId,
+    body: PrinterPatch,
+    session: SessionDep,
+    _user: AdminUser,
+) -> dict[str, Any]:
+    printer = service.update_printer(session, _box(request), printer_id, body.values())
+    session.commit()
+    _changed(request)
+    return printer_out(printer, _fleet(request).snapshot(printer.id))
+
+
+@router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_printer(
+    request: Request, printer_id: RecordId, session: SessionDep, _user: AdminUser
+) -> None:
+    service.delete_printer(session, printer_id)
+    session.commit()
+    _changed(request)

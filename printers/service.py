@@ -1,0 +1,97 @@
+"""Printer registry use cases. Functions take a session and plain values, and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from librarylab.crypto import SecretBox
+from librarylab.errors import Conflict, InvalidInput, NotFound, reject_unknown_fields
+from printers.coordinator import Target
+from printers.orm import Printer
+from stations.model import Kind
+from stations.orm import Station
+
+EDITABLE = ("name", "url", "api_key", "station_id")
+
+
+def list_printers(session: Session) -> Sequence[Printer]:
+    return session.scalars(select(Printer).order_by(Printer.name)).all()
+
+
+def get_printer(session: Session, printer_id: int) -> Printer:
+    printer = session.get(Printer, printer_id)
+    if printer is None:
+        raise NotFound(
+            "There is no printer with id {id}; GET /api/printers lists them.", id=printer_id
+        )
+    return printer
+
+
+def create_printer(session: Session, box: SecretBox, values: Mapping[str, Any]) -> Printer:
+    if not values.get("api_key"):
+        raise InvalidInput("Give the printer's OctoPrint API key.", "api_key")
+    printer = Printer()
+    _apply(session, box, printer, values)
+    session.add(printer)
+    session.flush()
+    return printer
+
+
+def update_printer(
+    session: Session, box: SecretBox, printer_id: int, changes: Mapping[str, Any]
+) -> Printer:
+    printer = get_printer(session, printer_id)
+    reject_unknown_fields(changes, EDITABLE)
+    _apply(session, box, printer, changes)
+    session.flush()
+    return printer
+
+
+def delete_printer(session: Session, printer_id: int) -> None:
+    session.delete(get_printer(session, printer_id))
+    session.flush()
+
+
+def _apply(session: Session, box: SecretBox, printer: Printer, values: Mapping[str, Any]) -> None:
+    """Check everything first, so a refused change leaves the printer as it was."""
+    name = str(values.get("name", printer.name) or "").strip()
+    url = str(values.get("url", printer.url) or "").strip().rstrip("/")
+    station_id = values.get("station_id", printer.station_id)
+    if not name:
+        raise InvalidInput("The printer needs a name.", "name")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise InvalidInput(
+            "Give OctoPrint's address as http(s)://host[:port], e.g. http://192.168.1.20:5000.",
+            "url",
+        )
+    clash = select(Printer.id).where(func.lower(Printer.name) == name.lower())
+    if printer.id is not None:
+        clash = clash.where(Printer.id != printer.id)
+    if session.scalar(clash) is not None:
+        raise Conflict("A printer named '{name}' already exists.", "name", name=name)
+    if station_id is not None:
+        station = session.get(Station, station_id)
+        if station is None or station.kind is not Kind.PRINTING:
+            raise InvalidInput(
+                "Station {id} is not a 3D-printing station; GET /api/stations lists them.",
+                "station_id",
+                id=station_id,
+            )
+    printer.name, printer.url, printer.station_id = name, url, station_id
+    if values.get("api_key"):
+        printer.api_key_sealed = box.seal(str(values["api_key"]))
+
+
+def targets(session: Session, box: SecretBox) -> list[Target]:
+    """Every registered printer as its coordinator needs it (keys unsealed, in memory only)."""
+    found = []
+    for printer in list_printers(session):
+        key = box.open(printer.api_key_sealed)
+        found.append(Target(printer.id, printer.name, printer.url, key or ""))
+    return found

@@ -1,0 +1,211 @@
+"""The printer registry and each printer's live state, against a real OctoPrint."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from librarylab import database
+from librarylab.accounts import service as accounts
+from librarylab.accounts.orm import Role
+from librarylab.app import create_app
+from printers.orm import Printer
+from tests.conftest import ADMIN_PASSWORD, Lab, hashed, make_settings
+from tests.mqtt import Recorder
+from tests.services import OctoPrint, free_port
+
+
+def printing_station(lab: Lab) -> int:
+    created = lab.client.post(
+        "/api/stations",
+        headers=lab.headers(),
+        json={"name": "Prusa", "kind": "printing", "capacity": 4},
+    )
+    return int(created.json()["id"])
+
+
+def state_of(
+    client: TestClient,
+    headers: dict[str, str],
+    printer_id: int,
+    wanted: str,
+    timeout: float = 15,
+    also: str | None = None,
+) -> dict[str, Any]:
+    """The printer once its state is ``wanted`` (and field ``also`` is set), or at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        printer: dict[str, Any] = client.get(f"/api/printers/{printer_id}", headers=headers).json()
+        state = printer["state"]
+        if state["state"] == wanted and (also is None or state.get(also) is not None):
+            return printer
+        if time.monotonic() > deadline:
+            return printer
+        time.sleep(0.2)
+
+
+def test_a_registered_printer_shows_its_live_state_and_never_its_key(
+    lab: Lab, octoprint: OctoPrint
+) -> None:
+    station = printing_station(lab)
+    body = {
+        "name": "Prusa i3",
+        "url": octoprint.url + "/",
+        "api_key": octoprint.api_key,
+        "station_id": station,
+    }
+    created = lab.client.post("/api/printers", json=body, headers=lab.headers("admin"))
+    assert created.status_code == 201, created.text
+    printer = created.json()
+    assert set(printer) == {"id", "name", "url", "station_id", "state"}
+    assert printer["url"] == octoprint.url
+    live = state_of(lab.client, lab.headers(), printer["id"], "operational", also="nozzle")
+    assert live["state"]["state"] == "operational"
+    assert live["state"]["nozzle"][0] is not None
+    assert live["state"]["last_read"] is not None
+    for path in ("/api/printers", f"/api/printers/{printer['id']}", "/api/health"):
+        assert octoprint.api_key not in lab.client.get(path, headers=lab.headers()).text
+    with lab.sessions() as session:
+        sealed = session.scalars(select(Printer.api_key_sealed)).one()
+    assert octoprint.api_key not in sealed
+
+
+def test_a_wrong_api_key_is_said_plainly(lab: Lab, octoprint: OctoPrint) -> None:
+    created = lab.client.post(
+        "/api/printers",
+        headers=lab.headers("admin"),
+        json={"name": "Ultimaker", "url": octoprint.url, "api_key": "not-the-key"},
+    ).json()
+    printer = state_of(lab.client, lab.headers(), created["id"], "unauthorized")
+    assert printer["state"]["state"] == "unauthorized"
+    assert printer["state"]["detail"] == "OctoPrint refused the API key"
+    fixed = lab.client.patch(
+        f"/api/printers/{created['id']}",
+        headers=lab.headers("admin"),
+        json={"api_key": octoprint.api_key},
+    )
+    assert fixed.status_code == 200
+    assert (
+        state_of(lab.client, lab.headers(), created["id"], "operational")["state"]["state"]
+        == "operational"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"url": "ftp://printer"}, 422, "http(s)://host[:port]"),
+        ({"url": "http://printer:5000/octoprint"}, 422, "http(s)://host[:port]"),
+        ({"api_key": ""}, 422, "at least 1 character"),
+        ({"station_id": 999}, 422, "not a 3D-printing station"),
+        ({"name": "prusa"}, 409, "already exists"),
+    ],
+)
+def test_bad_printers_are_refused(lab: Lab, body: dict[str, Any], status: int, says: str) -> None:
+    valid = {"name": "Prusa", "url": "http://127.0.0.1:9", "api_key": "k"}
+    assert (
+        lab.client.post("/api/printers", json=valid, headers=lab.headers("admin")).status_code
+        == 201
+    )
+    response = lab.client.post(
+        "/api/printers", json={**valid, "name": "Other", **body}, headers=lab.headers("admin")
+    )
+    assert response.status_code == status, response.text
+    assert says in response.text
+    assert len(lab.client.get("/api/printers", headers=lab.headers()).json()) == 1
+
+
+def test_only_admins_register_printers(lab: Lab) -> None:
+    body = {"name": "Prusa", "url": "http://127.0.0.1:9", "api_key": "k"}
+    assert (
+        lab.client.post("/api/printers", json=body, headers=lab.headers("staff")).status_code == 403
+    )
+    assert lab.client.get("/api/printers").status_code == 401
+
+
+def test_a_hung_octoprint_turns_offline_within_the_limit(tmp_path: Path, sqlite_url: str) -> None:
+    """A fake on purpose: a server that accepts and never answers (OctoPrint cannot do that)."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        hung.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(hung.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    settings = make_settings(
+        tmp_path, sqlite_url, printer_offline_after_seconds=1.0, printer_timeout_seconds=0.5
+    )
+    app = create_app(settings)
+    try:
+        with TestClient(app) as client:
+            with database.transaction(app.state.sessions) as session:
+                admin = accounts.create_user(
+                    session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=hashed(ADMIN_PASSWORD)
+                )
+                token = accounts.create_token(session, admin).secret
+            headers = {"Authorization": f"Bearer {token}"}
+            port = hung.getsockname()[1]
+            created = client.post(
+                "/api/printers",
+                headers=headers,
+                json={"name": "Hung", "url": f"http://127.0.0.1:{port}", "api_key": "k"},
+            ).json()
+            started = time.monotonic()
+            printer = state_of(client, headers, created["id"], "offline", timeout=10)
+            assert printer["state"]["state"] == "offline"
+            assert "does not answer" in printer["state"]["detail"]
+            assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for connection in held:
+            connection.close()
+        hung.close()
+
+
+def test_printer_states_go_to_the_wall_without_address_or_key(
+    tmp_path: Path, sqlite_url: str, octoprint: OctoPrint
+) -> None:
+    port = free_port()
+    settings = make_settings(
+        tmp_path, sqlite_url, mqtt_enabled=True, mqtt_embedded_port=port, mqtt_prefix="p1"
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        with database.transaction(app.state.sessions) as session:
+            admin = accounts.create_user(
+                session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=hashed(ADMIN_PASSWORD)
+            )
+            token = accounts.create_token(session, admin).secret
+        listener = Recorder(f"mqtt://127.0.0.1:{port}", "p1/printers/#")
+        try:
+            created = client.post(
+                "/api/printers",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"name": "Prusa", "url": octoprint.url, "api_key": octoprint.api_key},
+            ).json()
+            topic = f"p1/printers/{created['id']}/state"
+            payload = listener.wait_for(topic, lambda p: p["state"] == "operational", timeout=15)
+            assert payload is not None
+            assert payload["name"] == "Prusa"
+            raw = str(listener.messages)
+            assert octoprint.api_key not in raw
+            assert octoprint.url not in raw
+        finally:
+            listener.close()
