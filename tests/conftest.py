@@ -11,6 +11,7 @@ from pathlib import Path
 
 import hypothesis
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
@@ -117,6 +118,16 @@ STAFF_PASSWORD = "staff-password-1"
 @functools.cache
 def hashed(password: str) -> str:
     return accounts.hash_password(password)  # once per run: hashing is slow on purpose
+
+
+def admin_headers(app: FastAPI) -> dict[str, str]:
+    """Create an admin in ``app``'s database; the headers that send its new token."""
+    with database.transaction(app.state.sessions) as session:
+        admin = accounts.create_user(
+            session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=hashed(ADMIN_PASSWORD)
+        )
+        token = accounts.create_token(session, admin).secret
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _lab(tmp_path: Path, url: str) -> Iterator[Lab]:

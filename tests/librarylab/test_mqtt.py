@@ -12,12 +12,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from librarylab import database
-from librarylab.accounts import service as accounts
-from librarylab.accounts.orm import Role
 from librarylab.app import create_app
 from librarylab.mqtt import BrokerAddress, Bus
-from tests.conftest import hashed, make_settings
+from tests.conftest import admin_headers, make_settings
 from tests.librarylab.test_cli import LIBRARYLAB, _env
 from tests.mqtt import Recorder
 from tests.services import Mosquitto, free_port
@@ -118,20 +115,12 @@ def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: s
     with TestClient(app) as client:
         wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
         assert client.get("/api/health").json()["mqtt"]["broker"] == "embedded"
-        with database.transaction(app.state.sessions) as session:
-            user = accounts.create_user(
-                session,
-                "ada",
-                "admin-password-1",
-                Role.ADMIN,
-                password_hash=hashed("admin-password-1"),
-            )
-            token = accounts.create_token(session, user).secret
+        headers = admin_headers(app)
         listener = Recorder(f"mqtt://127.0.0.1:{port}", "t3/#")
         try:
             created = client.post(
                 "/api/stations",
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 json={"name": "Wii U", "kind": "gaming", "capacity": 3},
             ).json()
             state = listener.wait_for(f"t3/stations/{created['id']}/state")
@@ -139,7 +128,7 @@ def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: s
             assert (state["name"], state["status"]) == ("Wii U", "available")
             client.patch(
                 f"/api/stations/{created['id']}",
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 json={"status": "out_of_service", "status_reason": "Controller"},
             )
             listener.wait_for(

@@ -12,12 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from librarylab import database
-from librarylab.accounts import service as accounts
-from librarylab.accounts.orm import Role
 from librarylab.app import create_app
 from printers.orm import Printer
-from tests.conftest import ADMIN_PASSWORD, Lab, hashed, make_settings
+from tests.conftest import Lab, admin_headers, make_settings
 from tests.mqtt import Recorder
 from tests.services import OctoPrint, free_port
 
@@ -154,12 +151,7 @@ def test_a_hung_octoprint_turns_offline_within_the_limit(tmp_path: Path, sqlite_
     app = create_app(settings)
     try:
         with TestClient(app) as client:
-            with database.transaction(app.state.sessions) as session:
-                admin = accounts.create_user(
-                    session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=hashed(ADMIN_PASSWORD)
-                )
-                token = accounts.create_token(session, admin).secret
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = admin_headers(app)
             port = hung.getsockname()[1]
             created = client.post(
                 "/api/printers",
@@ -188,16 +180,12 @@ def test_printer_states_go_to_the_wall_without_address_or_key(
     )
     app = create_app(settings)
     with TestClient(app) as client:
-        with database.transaction(app.state.sessions) as session:
-            admin = accounts.create_user(
-                session, "ada", ADMIN_PASSWORD, Role.ADMIN, password_hash=hashed(ADMIN_PASSWORD)
-            )
-            token = accounts.create_token(session, admin).secret
+        headers = admin_headers(app)
         listener = Recorder(f"mqtt://127.0.0.1:{port}", "p1/printers/#")
         try:
             created = client.post(
                 "/api/printers",
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 json={"name": "Prusa", "url": octoprint.url, "api_key": octoprint.api_key},
             ).json()
             topic = f"p1/printers/{created['id']}/state"
