@@ -31,6 +31,7 @@ from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
+from printers import file_routes as print_file_routes
 from printers import routes as printer_routes
 from printers import service as printer_service
 from printers.coordinator import Fleet, Target, Timing
@@ -134,6 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
         visit_routes.router,
         plan_routes.router,
         printer_routes.router,
+        print_file_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     printer_offline_after_seconds: float = Field(default=5, gt=0, le=300)
     printer_stall_after_seconds: float = Field(default=60, gt=0, le=3600)
     printer_timeout_seconds: float = Field(default=3, gt=0, le=60)
+    print_file_max_mb: float = Field(default=20, gt=0, le=1024)
 
     @field_validator("mqtt_url")
     @classmethod
