@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
@@ -72,8 +72,3 @@ async def wall_events(request: Request, _token: Viewer) -> EventSourceResponse:
             hub.leave(queue)
 
     return EventSourceResponse(stream(), ping=PING_SECONDS, send_timeout=10)
-
-
-def wall_status(request: Request) -> dict[str, Any]:
-    hub: Hub = request.app.state.hub
-    return {"pages": hub.pages, **hub.broker()}

@@ -217,9 +217,7 @@ async def make_plan(
     def plan_it() -> None:
         pins: tuple[tuple[int, int, int], ...] = ()
         if forms.checkbox(form, "keep_pins"):
-            pins = service.PlanOptions.from_dict(
-                service.get_plan(session, visit_id).stored.options
-            ).pins
+            pins = _stored_options(session, visit_id).pins
         service.make_plan(session, visit_id, _options(form, pins), planning_defaults(settings))
 
     return _attempt(request, session, visit_id, settings.timezone, plan_it)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from librarylab.errors import Problem
 from scheduler import cpsat
@@ -114,7 +114,7 @@ def replan(
         for a in slot.assignments
     }
     needs = [needs_of(request, g) for g in groups]
-    adjusted = Request(**{**request.__dict__, "stations": tuple(stations), "busy": tuple(busy)})
+    adjusted = replace(request, stations=tuple(stations), busy=tuple(busy))
     return _search(adjusted, groups, needs, settled, partial=True, keep=keep)
 
 

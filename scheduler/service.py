@@ -237,13 +237,18 @@ def make_plan(
     return PlanView(stored, plan)
 
 
-def get_plan(session: Session, visit_id: int) -> PlanView:
+def _existing(session: Session, visit_id: int) -> tuple[Visit, StoredPlan]:
     visit = get_visit(session, visit_id)
     stored = _stored(session, visit_id)
     if stored is None:
         raise NotFound(
             "Visit {id} has no plan yet: POST /api/visits/{id}/plan makes one.", id=visit_id
         )
+    return visit, stored
+
+
+def get_plan(session: Session, visit_id: int) -> PlanView:
+    visit, stored = _existing(session, visit_id)
     return PlanView(stored, from_document(stored.document), stale_reasons(session, visit, stored))
 
 
@@ -258,11 +263,11 @@ def replan(
     group_leaves: int | None = None,
 ) -> PlanView:
     """Re-plan from ``at``: started slots stay, the rest works around the change."""
-    view = get_plan(session, visit_id)
-    visit = get_visit(session, visit_id)
-    options = PlanOptions.from_dict(view.stored.options)
-    outages = {int(k): v for k, v in view.stored.inputs.get("outages", {}).items()}
-    used = tuple(a.station_id for slot in view.plan.slots for a in slot.assignments)
+    visit, stored = _existing(session, visit_id)
+    previous = from_document(stored.document)
+    options = PlanOptions.from_dict(stored.options)
+    outages = {int(k): v for k, v in stored.inputs.get("outages", {}).items()}
+    used = tuple(a.station_id for slot in previous.slots for a in slot.assignments)
     lab = {r.id: r for r in _lab(session)}
     for station_id in (station_out, station_in):
         if station_id is not None and station_id not in lab:
@@ -275,7 +280,7 @@ def replan(
         back = _model(lab[station_in])
     if station_out is not None:
         outages[station_out] = at.strftime("%H:%M")
-    if group_leaves is not None and not 1 <= group_leaves <= len(view.plan.groups):
+    if group_leaves is not None and not 1 <= group_leaves <= len(previous.groups):
         raise InvalidInput("The plan has no group {id}.", "group_leaves", id=group_leaves)
     extra = tuple(s for s in set(used) | set(outages) | {station_in or 0} if s in lab)
     request = _request(session, visit, options, defaults, extra_stations=extra)
@@ -292,11 +297,11 @@ def replan(
         and r.id != station_in
         and r.id not in outages
     ]
-    request = Request(**{**request.__dict__, "busy": request.busy + tuple(out_of_order)})
+    request = replace(request, busy=request.busy + tuple(out_of_order))
     try:
         plan = planning.replan(
             request,
-            view.plan,
+            previous,
             at=_minute(at),
             station_out=station_out,
             station_back=back,

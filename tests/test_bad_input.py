@@ -7,7 +7,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stations import service as station_service
 from tests.conftest import Lab
+from visits import service as visit_service
 
 # Values of every JSON type, with awkward ones: huge numbers, control characters, long text.
 awkward = st.one_of(
@@ -19,23 +21,8 @@ awkward = st.one_of(
     st.sampled_from(["", "\x00", "25:00", "2018-02-30", "vr", "out_of_service", "10:00"]),
     st.lists(st.dictionaries(st.sampled_from(["kind", "url", "published"]), st.text()), max_size=3),
 )
-STATION_FIELDS = ["name", "kind", "capacity", "needs_staff", "status", "status_reason", "notes"]
-VISIT_FIELDS = [
-    "library",
-    "town",
-    "date",
-    "start",
-    "end",
-    "hands_on_start",
-    "hands_on_end",
-    "participants",
-    "topic",
-    "contact_name",
-    "contact_email",
-    "status",
-    "round",
-    "posts",
-]
+STATION_FIELDS = list(station_service.EDITABLE)
+VISIT_FIELDS = list(visit_service.EDITABLE)
 
 
 VALID_STATION = {"name": "Station", "kind": "vr", "capacity": 2}
