@@ -32,10 +32,13 @@ from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
 from printers import file_routes as print_file_routes
+from printers import files as print_files
+from printers import job_routes as print_job_routes
 from printers import routes as printer_routes
 from printers import service as printer_service
 from printers.coordinator import Fleet, Target, Timing
-from printers.model import Snapshot
+from printers.dispatcher import Dispatcher
+from printers.model import Duty, Snapshot
 from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
 from stations import pages as station_pages
@@ -81,11 +84,13 @@ def create_app(settings: Settings) -> FastAPI:
                 stall_after=settings.printer_stall_after_seconds,
                 request_timeout=settings.printer_timeout_seconds,
             ),
-            publish=lambda printer_id, snapshot: _publish_printer(
-                bus, topics, printer_id, snapshot
+            publish=lambda target, snapshot, duty: _publish_printer(
+                bus, topics, target, snapshot, duty
             ),
+            after_poll=app.state.dispatcher.step,
         )
         loop = asyncio.get_running_loop()
+        app.state.jobs_changed = lambda: loop.call_soon_threadsafe(fleet.wake)
 
         async def resync() -> None:
             try:
@@ -125,8 +130,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live = None
     app.state.broker_problem = None
     app.state.secret_box = SecretBox(settings.secret_key.get_secret_value())
-    app.state.printers_changed = lambda: None
     app.state.sessions = make_session_factory(engine)
+    app.state.printers_changed = lambda: None
+    app.state.jobs_changed = lambda: None
+    app.state.dispatcher = Dispatcher(
+        engine, app.state.sessions, print_files.store_dir(settings.data_dir)
+    )
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
     for router in (
@@ -136,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         plan_routes.router,
         printer_routes.router,
         print_file_routes.router,
+        print_job_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
@@ -175,10 +185,17 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _publish_printer(bus: Bus | None, topics: Topics, target: Target, snapshot: Snapshot) -> None:
-    """A printer's state for the wall: name and snapshot, never its address or key."""
+def _publish_printer(
+    bus: Bus | None, topics: Topics, target: Target, snapshot: Snapshot, duty: Duty | None
+) -> None:
+    """A printer's state for the wall: name, snapshot and job, never its address or key."""
     if bus is not None:
-        payload = {"id": target.id, "name": target.name, **snapshot.as_dict()}
+        payload = {
+            "id": target.id,
+            "name": target.name,
+            **snapshot.as_dict(),
+            **(duty.as_dict() if duty else {}),
+        }
         bus.publish(topics.printer_state(target.id), payload, retain=True)
 
 

@@ -58,12 +58,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def str_enum(enum_type: type[enum.StrEnum]) -> Enum:
+def str_enum(enum_type: type[enum.StrEnum], length: int = 16) -> Enum:
     """An enum column stored as its string values (portable, no native enum type)."""
     return Enum(
         enum_type,
         native_enum=False,
-        length=16,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
     )
 
@@ -107,6 +107,39 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def exclusive(engine: Engine, namespace: int, key: int, *, wait: bool) -> Iterator[bool]:
+    """Hold a lock shared by every instance on the same database while the block runs;
+    yields False when ``wait`` is off and another instance holds it.
+
+    PostgreSQL: a session-level advisory lock on a connection of its own, so the block may
+    commit other sessions freely and a crashed holder releases it. SQLite serves one
+    instance only, so this is a no-op there (callers lock threads themselves).
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as connection:
+        if wait:
+            connection.execute(text("SELECT pg_advisory_lock(:n, :k)"), {"n": namespace, "k": key})
+            got = True
+        else:
+            got = bool(
+                connection.scalar(
+                    text("SELECT pg_try_advisory_lock(:n, :k)"), {"n": namespace, "k": key}
+                )
+            )
+        connection.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:n, :k)"), {"n": namespace, "k": key}
+                )
+                connection.commit()
 
 
 def is_reachable(engine: Engine) -> bool:

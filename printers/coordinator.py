@@ -2,8 +2,8 @@
 
 It keeps a snapshot (polled about every second while printing, every few seconds when idle),
 says "offline" after a few seconds without a good read and "stalled" when a print's progress
-freezes, and hands every change to ``publish`` (the MQTT topic of the printer). Everything
-else reads the snapshots; nothing else calls a printer.
+freezes, hands each fresh snapshot to the dispatcher (``after_poll``), and every change to
+``publish`` (the MQTT topic of the printer). Everything else reads the snapshots.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from printers.model import (
     OFFLINE,
     PRINTING,
+    Duty,
     Snapshot,
     after_failure,
     from_octoprint,
@@ -26,7 +27,8 @@ from printers.model import (
 from printers.octoprint import OctoPrintClient, PrinterError, Unauthorized
 
 log = logging.getLogger(__name__)
-Publish = Callable[["Target", Snapshot], None]
+Publish = Callable[["Target", Snapshot, Duty | None], None]
+AfterPoll = Callable[[int, OctoPrintClient, Snapshot], Duty | None]
 
 
 @dataclass(frozen=True)
@@ -49,29 +51,49 @@ class Timing:
 
 
 class Coordinator:
-    def __init__(self, target: Target, timing: Timing, publish: Publish) -> None:
+    def __init__(
+        self,
+        target: Target,
+        timing: Timing,
+        publish: Publish,
+        after_poll: AfterPoll | None = None,
+    ) -> None:
         self.target = target
         self.timing = timing
         self.publish = publish
+        self.after_poll = after_poll
         self.snapshot = Snapshot()
-        self._client = OctoPrintClient(target.url, target.api_key, timeout=timing.request_timeout)
+        self.duty: Duty | None = None
+        self.client = OctoPrintClient(target.url, target.api_key, timeout=timing.request_timeout)
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"printer-{self.target.id}")
 
+    def wake(self) -> None:
+        """Look at the printer now (a job was queued, a bed confirmed clear)."""
+        self._wake.set()
+
     async def stop(self) -> None:
+        """Let the running look finish (it may hold a database connection), then end."""
+        self._stopping = True
+        self._wake.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(self._task, 3 * self.timing.request_timeout + 5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
 
     async def poll(self) -> Snapshot:
         """Ask OctoPrint once and fold the answer into the snapshot."""
         now = datetime.now(UTC)
         before = self.snapshot
         try:
-            raw = await asyncio.to_thread(self._client.status)
+            raw = await asyncio.to_thread(self.client.status)
         except PrinterError as exc:
             after = after_failure(
                 before,
@@ -98,28 +120,56 @@ class Coordinator:
                 "printer %d: %s → %s %s", self.target.id, before.state, after.state, after.detail
             )
         self.snapshot = after
-        if after != before:
-            self.publish(self.target, after)
+        duty = self.duty
+        if self.after_poll is not None:
+            duty = await asyncio.to_thread(self.after_poll, self.target.id, self.client, after)
+        if after != before or (duty is not None and duty != self.duty):
+            self.duty = duty or self.duty
+            self.publish(self.target, after, self.duty)
         return after
 
     async def _run(self) -> None:
-        while True:
-            snapshot = await self.poll()
-            busy = snapshot.state == PRINTING or snapshot.state == OFFLINE
-            await asyncio.sleep(self.timing.busy_seconds if busy else self.timing.idle_seconds)
+        while not self._stopping:
+            try:
+                snapshot = await self.poll()
+            except Exception:  # a database hiccup must not end the printer's watch
+                log.exception("printer %d: step failed", self.target.id)
+                snapshot = self.snapshot
+            job = self.duty.job if self.duty else None
+            busy = snapshot.state in (PRINTING, OFFLINE) or (
+                job is not None and job["state"] in ("uploading", "printing")
+            )
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(),
+                    self.timing.busy_seconds if busy else self.timing.idle_seconds,
+                )
 
 
 class Fleet:
     """The coordinators of all registered printers, kept in step with the registry."""
 
-    def __init__(self, timing: Timing, publish: Publish) -> None:
+    def __init__(
+        self, timing: Timing, publish: Publish, after_poll: AfterPoll | None = None
+    ) -> None:
         self.timing = timing
         self.publish = publish
+        self.after_poll = after_poll
         self._coordinators: dict[int, Coordinator] = {}
 
     def snapshot(self, printer_id: int) -> Snapshot | None:
         coordinator = self._coordinators.get(printer_id)
         return coordinator.snapshot if coordinator else None
+
+    def client(self, printer_id: int) -> OctoPrintClient | None:
+        coordinator = self._coordinators.get(printer_id)
+        return coordinator.client if coordinator else None
+
+    def wake(self) -> None:
+        """Every printer looks again now (call from the event loop)."""
+        for coordinator in self._coordinators.values():
+            coordinator.wake()
 
     async def sync(self, targets: list[Target]) -> None:
         """Start coordinators for new or changed printers, stop those that are gone."""
@@ -132,7 +182,7 @@ class Fleet:
                 await self._coordinators.pop(printer_id).stop()
         for printer_id, target in wanted.items():
             if printer_id not in self._coordinators:
-                coordinator = Coordinator(target, self.timing, self.publish)
+                coordinator = Coordinator(target, self.timing, self.publish, self.after_poll)
                 self._coordinators[printer_id] = coordinator
                 coordinator.start()
 

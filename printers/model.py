@@ -32,6 +32,17 @@ class Snapshot:
         return data
 
 
+@dataclass(frozen=True)
+class Duty:
+    """What the service adds to OctoPrint's state: is the bed confirmed clear, which job."""
+
+    bed_clear: bool
+    job: dict[str, Any] | None = None  # the printer's current or last unsettled job
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"bed_clear": self.bed_clear, "job": self.job}
+
+
 def from_octoprint(
     previous: Snapshot,
     *,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -133,3 +134,39 @@ class OctoPrintClient:
             print_time_left=progress.get("printTimeLeft"),
             temperatures=temps,
         )
+
+    def upload(self, local: Path, remote_name: str) -> None:
+        """Put a file on OctoPrint's local storage (octorest drops select/print flags on
+        upload, so starting is a separate call)."""
+        with local.open("rb") as handle:
+            self._call(lambda: self._octo.upload((remote_name, handle)))
+
+    def has_file(self, remote_name: str) -> bool:
+        try:
+            self._octo.files_info("local", remote_name)
+        except RuntimeError as exc:
+            if "(404)" in str(exc):
+                return False
+            raise _translate(exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise _translate(exc) from None
+        return True
+
+    def start(self, remote_name: str) -> None:
+        """Select an uploaded file and print it."""
+        self._call(lambda: self._octo.select(remote_name, print=True))
+
+    def cancel(self) -> None:
+        self._call(self._octo.cancel)
+
+    def estimated_seconds(self, remote_name: str) -> int | None:
+        """OctoPrint's own analysis of an uploaded file (a moment after the upload)."""
+        info = self._call(lambda: self._octo.files_info("local", remote_name))
+        seconds = ((info or {}).get("gcodeAnalysis") or {}).get("estimatedPrintTime")
+        return round(seconds) if isinstance(seconds, int | float) else None
+
+    def _call(self, action: Any) -> Any:
+        try:
+            return action()
+        except (RuntimeError, requests.exceptions.RequestException, ValueError) as exc:
+            raise _translate(exc) from None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from librarylab.schemas import PatchModel, StrictModel
+from printers.jobs import remote_name
 from printers.model import Snapshot
-from printers.orm import Printer
+from printers.orm import JobEvent, Printer, PrintJob
 
 
 class PrinterCreate(StrictModel):
@@ -33,5 +36,55 @@ def printer_out(printer: Printer, snapshot: Snapshot | None) -> dict[str, Any]:
         "name": printer.name,
         "url": printer.url,
         "station_id": printer.station_id,
+        "bed_clear": printer.bed_clear,
         "state": (snapshot or Snapshot()).as_dict(),
     }
+
+
+class PrintJobCreate(StrictModel):
+    file_id: int = Field(ge=1, le=2_147_483_647)
+    printer_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    station_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    not_before: AwareDatetime | None = None
+    not_after: AwareDatetime | None = None
+    priority: int = Field(default=0, ge=-100, le=100)
+    visit_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    group_id: int | None = Field(default=None, ge=1, le=1000)
+    slot_index: int | None = Field(default=None, ge=0, le=1000)
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def job_out(job: PrintJob, history: Sequence[JobEvent] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": job.id,
+        "state": job.state.value,
+        "reason": job.reason,
+        "file_id": job.file_id,
+        "file_name": job.file.name,
+        "printer_id": job.printer_id,
+        "station_id": job.station_id,
+        "assigned_printer_id": job.assigned_printer_id,
+        "remote_name": remote_name(job.id),
+        "visit_id": job.visit_id,
+        "group_id": job.group_id,
+        "slot_index": job.slot_index,
+        "not_before": _when(job.not_before),
+        "not_after": _when(job.not_after),
+        "priority": job.priority,
+        "created_at": _when(job.created_at),
+        "updated_at": _when(job.updated_at),
+    }
+    if history is not None:
+        data["history"] = [
+            {
+                "at": _when(event.at),
+                "from": event.from_state.value if event.from_state else None,
+                "to": event.to_state.value,
+                "reason": event.reason,
+            }
+            for event in history
+        ]
+    return data

@@ -61,7 +61,7 @@ def test_a_registered_printer_shows_its_live_state_and_never_its_key(
     created = lab.client.post("/api/printers", json=body, headers=lab.headers("admin"))
     assert created.status_code == 201, created.text
     printer = created.json()
-    assert set(printer) == {"id", "name", "url", "station_id", "state"}
+    assert set(printer) == {"id", "name", "url", "station_id", "bed_clear", "state"}
     assert printer["url"] == octoprint.url
     live = state_of(lab.client, lab.headers(), printer["id"], "operational", also="nozzle")
     assert live["state"]["state"] == "operational"

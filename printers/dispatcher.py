@@ -1,0 +1,203 @@
+"""The dispatcher: after every look at a printer, settle its jobs and maybe start the next.
+
+Order of trust: the job is stored (``uploading``) before OctoPrint is contacted; OctoPrint is
+asked what it is doing right before the file is sent; the file goes up under a name derived
+from the job id, so whatever the printer does later can be matched to exactly one job.
+Nothing is ever started again on a guess: a job the service lost track of becomes
+``unknown`` and waits for staff.
+
+One step per printer runs at a time, across all instances sharing the database (a thread
+lock here, an advisory lock on PostgreSQL); claims are compare-and-set updates besides.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarylab.database import exclusive
+from librarylab.errors import Conflict
+from printers import queue
+from printers.jobs import ACTIVE, JobState, judge, remote_name
+from printers.model import OPERATIONAL, Duty, Snapshot
+from printers.octoprint import OctoPrintClient, PrinterError, Unreachable
+from printers.orm import Printer, PrintFile, PrintJob
+
+log = logging.getLogger(__name__)
+LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
+SHOWN = (*ACTIVE, JobState.UNKNOWN, JobState.AWAITING_BED_CLEAR, JobState.FAILED)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        files_dir: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._files_dir = files_dir
+        self._clock = clock
+        self._locks: dict[int, threading.Lock] = {}
+
+    @contextmanager
+    def _guard(self, printer_id: int, *, wait: bool) -> Iterator[bool]:
+        lock = self._locks.setdefault(printer_id, threading.Lock())
+        if not lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            with exclusive(self._engine, LOCK_NAMESPACE, printer_id, wait=wait) as got:
+                yield got
+        finally:
+            lock.release()
+
+    def step(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> Duty | None:
+        """Settle the printer's open jobs against ``snapshot``, then start the next one if
+        the printer is idle and its bed confirmed clear. None: another step is running."""
+        with self._guard(printer_id, wait=False) as got:
+            if not got:
+                return None
+            self._reconcile(printer_id, client, snapshot)
+            if snapshot.state == OPERATIONAL:
+                self._dispatch(printer_id, client)
+            return self.duty(printer_id)
+
+    def duty(self, printer_id: int) -> Duty:
+        with self._sessions() as session:
+            printer = session.get(Printer, printer_id)
+            job = session.scalars(
+                select(PrintJob)
+                .where(PrintJob.assigned_printer_id == printer_id, PrintJob.state.in_(SHOWN))
+                .order_by(PrintJob.updated_at.desc(), PrintJob.id.desc())
+            ).first()
+            summary = None
+            if job is not None:
+                summary = {
+                    "id": job.id,
+                    "state": job.state.value,
+                    "file": job.file.name,
+                    "visit_id": job.visit_id,
+                    "group_id": job.group_id,
+                }
+            return Duty(bool(printer and printer.bed_clear), summary)
+
+    def _reconcile(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> None:
+        with self._sessions() as session:
+            for job in queue.open_jobs_on(session, printer_id):
+                verdict = judge(job.state, job.id, snapshot, leftover=True)
+                if verdict is None:
+                    continue
+                for state in verdict.states:
+                    queue.move(session, job, state, verdict.reason, self._clock())
+                session.commit()
+                log.info(
+                    "job %d on printer %d: %s (%s)", job.id, printer_id, job.state, verdict.reason
+                )
+                if job.state is JobState.AWAITING_BED_CLEAR:
+                    self._learn_estimate(session, job, client)
+
+    def _learn_estimate(self, session: Session, job: PrintJob, client: OctoPrintClient) -> None:
+        """A file without a slicer estimate takes OctoPrint's analysis of its upload."""
+        record = session.get(PrintFile, job.file_id)
+        if record is None or record.estimated_seconds is not None:
+            return
+        try:
+            record.estimated_seconds = client.estimated_seconds(remote_name(job.id))
+        except PrinterError:
+            return
+        session.commit()
+
+    def _dispatch(self, printer_id: int, client: OctoPrintClient) -> None:
+        with self._sessions() as session:
+            printer = session.get(Printer, printer_id)
+            if printer is None or not printer.bed_clear or queue.active_job(session, printer_id):
+                return
+            job = queue.claim_next(session, printer, self._clock())
+            session.commit()
+            if job is not None:
+                self._send(session, printer, job, client)
+
+    def _send(
+        self, session: Session, printer: Printer, job: PrintJob, client: OctoPrintClient
+    ) -> None:
+        name = remote_name(job.id)
+        local = self._files_dir / f"{job.file_id}.gcode"
+        try:
+            raw = client.status()
+            if raw.connection != "Operational":
+                # Someone else's print, or not ready: that print may leave a part behind.
+                self._back(session, printer, job, f"OctoPrint is {raw.connection}", clear=False)
+                return
+            if not local.is_file():
+                self._fail(session, printer, job, "the demo file is missing from the data folder")
+                return
+            client.upload(local, name)
+        except PrinterError as exc:
+            self._back(session, printer, job, f"not sent: {exc}", clear=True)
+            return
+        try:
+            client.start(name)
+        except Unreachable as exc:
+            # The start may have reached OctoPrint: the next look decides (printing → printing,
+            # idle → unknown). Starting it again here could print it twice.
+            log.warning("job %d: no answer to the start command: %s", job.id, exc)
+            return
+        except PrinterError as exc:
+            self._fail(session, printer, job, f"OctoPrint refused to start it: {exc}")
+            return
+        queue.move(session, job, JobState.PRINTING, f"printing on {printer.name}", self._clock())
+        session.commit()
+        log.info("job %d: printing on printer %d", job.id, printer.id)
+
+    def _back(
+        self, session: Session, printer: Printer, job: PrintJob, reason: str, *, clear: bool
+    ) -> None:
+        """Nothing was started: the job returns to the queue."""
+        queue.move(session, job, JobState.QUEUED, reason, self._clock())
+        job.assigned_printer_id = None
+        printer.bed_clear = clear
+        session.commit()
+        log.info("job %d back in the queue: %s", job.id, reason)
+
+    def _fail(self, session: Session, printer: Printer, job: PrintJob, reason: str) -> None:
+        """Refused before printing: the bed is as clear as it was."""
+        queue.move(session, job, JobState.FAILED, reason, self._clock())
+        printer.bed_clear = True
+        session.commit()
+        log.warning("job %d failed: %s", job.id, reason)
+
+    def cancel(self, job_id: int, client: OctoPrintClient | None) -> PrintJob:
+        """Cancel a job; one on a printer is cancelled on OctoPrint first."""
+        with self._sessions() as session:
+            job = queue.get_job(session, job_id)
+            printer_id = job.assigned_printer_id
+            if job.state not in ACTIVE or printer_id is None:
+                queue.cancel_waiting(session, job, "cancelled by staff")
+                session.commit()
+                return job
+        with self._guard(printer_id, wait=True), self._sessions() as session:
+            job = queue.get_job(session, job_id)
+            if job.state in ACTIVE:
+                if client is None:
+                    raise Conflict("The job's printer is not followed; try again in a moment.")
+                try:
+                    raw = client.status()
+                    if raw.file == remote_name(job.id) and raw.connection != "Operational":
+                        client.cancel()
+                except PrinterError as exc:
+                    raise Conflict(
+                        "OctoPrint did not cancel the print: {reason}", reason=str(exc)
+                    ) from None
+            queue.move(session, job, JobState.CANCELLED, "cancelled by staff", self._clock())
+            session.commit()
+            return job

@@ -1,0 +1,89 @@
+"""JSON API of the print-job queue, and the bed-clear confirmation of a printer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from librarylab.deps import CurrentUser, SessionDep
+from librarylab.schemas import RecordId
+from printers import queue
+from printers.dispatcher import Dispatcher
+from printers.jobs import JobState
+from printers.model import PRINTING
+from printers.schemas import PrintJobCreate, job_out, printer_out
+
+router = APIRouter(tags=["print jobs"])
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+def _changed(request: Request) -> None:
+    """The printers look again at once (a job may start now)."""
+    request.app.state.jobs_changed()
+
+
+@router.post("/api/print-jobs", status_code=status.HTTP_201_CREATED)
+def create_print_job(
+    request: Request, body: PrintJobCreate, session: SessionDep, _user: CurrentUser
+) -> dict[str, Any]:
+    job = queue.create_job(session, body.values())
+    session.commit()
+    _changed(request)
+    return job_out(job, queue.history(session, job.id))
+
+
+@router.get("/api/print-jobs")
+def read_print_jobs(
+    session: SessionDep,
+    _user: CurrentUser,
+    state: JobState | None = None,
+    visit_id: int | None = None,
+) -> list[dict[str, Any]]:
+    return [job_out(job) for job in queue.list_jobs(session, state, visit_id)]
+
+
+@router.get("/api/print-jobs/{job_id}")
+def read_print_job(job_id: RecordId, session: SessionDep, _user: CurrentUser) -> dict[str, Any]:
+    job = queue.get_job(session, job_id)
+    return job_out(job, queue.history(session, job_id))
+
+
+@router.post("/api/print-jobs/{job_id}/cancel")
+def cancel_print_job(
+    request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
+) -> dict[str, Any]:
+    """A job on a printer is cancelled on OctoPrint first; its bed then needs clearing."""
+    job = queue.get_job(session, job_id)
+    fleet = request.app.state.fleet
+    client = fleet.client(job.assigned_printer_id) if job.assigned_printer_id else None
+    _dispatcher(request).cancel(job_id, client)
+    _changed(request)
+    return read_print_job(job_id, session, _user)
+
+
+@router.post("/api/print-jobs/{job_id}/retry")
+def retry_print_job(
+    request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
+) -> dict[str, Any]:
+    queue.retry(session, queue.get_job(session, job_id))
+    session.commit()
+    _changed(request)
+    return read_print_job(job_id, session, _user)
+
+
+@router.post("/api/printers/{printer_id}/bed-cleared")
+def confirm_bed_cleared(
+    request: Request, printer_id: RecordId, session: SessionDep, _user: CurrentUser
+) -> dict[str, Any]:
+    """Staff confirm the printer's bed is empty: it may take the next job."""
+    snapshot = request.app.state.fleet.snapshot(printer_id)
+    printing = snapshot is not None and snapshot.state == PRINTING
+    printer = queue.bed_cleared(session, printer_id, printing)
+    session.commit()
+    _changed(request)
+    return printer_out(printer, snapshot)

@@ -1,0 +1,120 @@
+"""Print jobs: their states, the allowed transitions, and how a job on a printer is judged
+against what OctoPrint says. Pure: no database, no network.
+
+    queued → uploading → printing → finished → awaiting_bed_clear → done
+       ↑         │           │
+       │         └───────────┴──→ failed | cancelled | unknown
+       └──── retry by staff ─────────┘
+
+``unknown`` means the service lost track of the job (OctoPrint restarted, the service died
+while sending it): the job waits for staff and is never started again on its own. Positive
+evidence (OctoPrint printing the job's own file) brings it back to ``printing``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from printers.model import (
+    DISCONNECTED,
+    ERROR,
+    OFFLINE,
+    OPERATIONAL,
+    PAUSED,
+    PRINTING,
+    STALLED,
+    UNAUTHORIZED,
+    Snapshot,
+)
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    UPLOADING = "uploading"
+    PRINTING = "printing"
+    FINISHED = "finished"
+    AWAITING_BED_CLEAR = "awaiting_bed_clear"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+Q, UP, PR, FIN, BED, DONE = (
+    JobState.QUEUED,
+    JobState.UPLOADING,
+    JobState.PRINTING,
+    JobState.FINISHED,
+    JobState.AWAITING_BED_CLEAR,
+    JobState.DONE,
+)
+FAILED, CANCELLED, UNKNOWN = JobState.FAILED, JobState.CANCELLED, JobState.UNKNOWN
+
+ALLOWED: dict[JobState, frozenset[JobState]] = {
+    Q: frozenset({UP, CANCELLED}),
+    UP: frozenset({PR, FAILED, CANCELLED, UNKNOWN, Q}),  # Q: OctoPrint was busy, nothing sent
+    PR: frozenset({FIN, FAILED, CANCELLED, UNKNOWN}),
+    FIN: frozenset({BED}),
+    BED: frozenset({DONE}),
+    DONE: frozenset(),
+    FAILED: frozenset({Q}),  # retry by staff
+    CANCELLED: frozenset({Q}),
+    UNKNOWN: frozenset({PR, FIN, FAILED, CANCELLED, Q}),
+}
+ACTIVE = frozenset({UP, PR})  # the printer is busy with the job
+OPEN = frozenset({Q, UP, PR, UNKNOWN})  # not settled yet
+
+
+def remote_name(job_id: int) -> str:
+    """The file name on OctoPrint: one per job, so a leftover is recognised as ours."""
+    return f"librarylab-job-{job_id}.gcode"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a snapshot says about a job on that printer: the next states and why."""
+
+    states: tuple[JobState, ...]
+    reason: str
+
+
+def judge(state: JobState, job_id: int, snapshot: Snapshot, *, leftover: bool) -> Verdict | None:
+    """Compare an open job on a printer with a fresh snapshot; None leaves it as it is.
+
+    ``leftover`` is true for an ``uploading`` job the dispatcher is not sending right now:
+    the service stopped mid-way, so only OctoPrint printing the file counts as started.
+    """
+    if state not in ACTIVE and state is not UNKNOWN:
+        return None
+    ours = snapshot.file == remote_name(job_id)
+    printer = snapshot.state
+    if printer in (OFFLINE, UNAUTHORIZED):
+        if state is PR:
+            return Verdict(
+                (UNKNOWN,), f"lost contact with OctoPrint during the print: {snapshot.detail}"
+            )
+        return None
+    if printer in (ERROR, DISCONNECTED):
+        if state in ACTIVE:
+            return Verdict((FAILED,), f"printer error: {snapshot.detail or printer}")
+        return None
+    if ours and printer in (PRINTING, PAUSED, STALLED):
+        if state is PR:
+            return None
+        return Verdict((PR,), "OctoPrint is printing the job's file")
+    if ours and printer == OPERATIONAL:
+        if snapshot.progress is not None and snapshot.progress >= 100:
+            return Verdict((FIN, BED), "OctoPrint finished the print")
+        if state is PR:
+            return Verdict((FAILED,), "the print was stopped on the printer")
+        return None
+    if printer in (OPERATIONAL, PRINTING, PAUSED, STALLED):
+        if state is PR:
+            return Verdict((UNKNOWN,), "OctoPrint no longer knows the job (restarted?)")
+        if state is UP and leftover:
+            return Verdict(
+                (UNKNOWN,),
+                "the service stopped while sending the job; OctoPrint is not printing it",
+            )
+    return None

@@ -1,0 +1,247 @@
+"""The print-job queue: create, list, cancel, retry, confirm a clear bed, claim the next job.
+
+Every state change is a compare-and-set (``UPDATE … WHERE state = <expected>``) stored
+together with its history row, so two service instances, or a staff click racing the
+dispatcher, can never both move the same job. Functions take a session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from librarylab.errors import Conflict, InvalidInput, NotFound
+from printers.jobs import ACTIVE, ALLOWED, JobState
+from printers.orm import JobEvent, Printer, PrintFile, PrintJob
+from printers.service import get_printer
+from stations.model import Kind
+from stations.orm import Station
+from visits.orm import Visit
+
+PRIORITY_RANGE = (-100, 100)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def move(
+    session: Session, job: PrintJob, to: JobState, reason: str, now: datetime | None = None
+) -> None:
+    """One transition, only from the state the caller saw, with its history row."""
+    now = now or _now()
+    before = job.state
+    if to not in ALLOWED[before]:
+        raise Conflict(
+            "Job {id} is {state}; it cannot become {to}.", "state", id=job.id, state=before, to=to
+        )
+    done = session.execute(
+        update(PrintJob)
+        .where(PrintJob.id == job.id, PrintJob.state == before)
+        .values(state=to, reason=reason[:300], updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Job {id} changed meanwhile; reload and try again.", "state", id=job.id)
+    for name, value in (("state", to), ("reason", reason[:300]), ("updated_at", now)):
+        set_committed_value(job, name, value)
+    session.add(JobEvent(job_id=job.id, at=now, from_state=before, to_state=to, reason=reason))
+    session.flush()
+
+
+def get_job(session: Session, job_id: int) -> PrintJob:
+    job = session.get(PrintJob, job_id, populate_existing=True)
+    if job is None:
+        raise NotFound(
+            "There is no print job with id {id}; GET /api/print-jobs lists them.", id=job_id
+        )
+    return job
+
+
+def history(session: Session, job_id: int) -> Sequence[JobEvent]:
+    return session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+    ).all()
+
+
+def list_jobs(
+    session: Session, state: JobState | None = None, visit_id: int | None = None
+) -> Sequence[PrintJob]:
+    query = select(PrintJob).order_by(PrintJob.id)
+    if state is not None:
+        query = query.where(PrintJob.state == state)
+    if visit_id is not None:
+        query = query.where(PrintJob.visit_id == visit_id)
+    return session.scalars(query).all()
+
+
+def create_job(
+    session: Session, values: Mapping[str, Any], now: datetime | None = None
+) -> PrintJob:
+    """Queue a file for one printer or for any printer of a 3D-printing station."""
+    now = now or _now()
+    file_id, printer_id, station_id = (
+        values.get("file_id"),
+        values.get("printer_id"),
+        values.get("station_id"),
+    )
+    if (printer_id is None) == (station_id is None):
+        raise InvalidInput("Give either printer_id or station_id (exactly one).", "printer_id")
+    if session.get(PrintFile, file_id) is None:
+        raise InvalidInput(
+            "There is no print file with id {id}; GET /api/print-files lists them.",
+            "file_id",
+            id=file_id,
+        )
+    if printer_id is not None:
+        get_printer(session, printer_id)
+    if station_id is not None:
+        check_printing_station(session, station_id)
+    visit_id = values.get("visit_id")
+    if visit_id is not None and session.get(Visit, visit_id) is None:
+        raise InvalidInput(
+            "There is no visit with id {id}; GET /api/visits lists them.", "visit_id", id=visit_id
+        )
+    job = PrintJob(
+        file_id=file_id,
+        printer_id=printer_id,
+        station_id=station_id,
+        visit_id=visit_id,
+        group_id=values.get("group_id"),
+        slot_index=values.get("slot_index"),
+        not_before=values.get("not_before"),
+        not_after=values.get("not_after"),
+        priority=values.get("priority") or 0,
+        state=JobState.QUEUED,
+        reason="queued",
+        created_at=now,
+        updated_at=now,
+    )
+    if job.not_before and job.not_after and job.not_after <= job.not_before:
+        raise InvalidInput("not_after must be later than not_before.", "not_after")
+    session.add(job)
+    session.flush()
+    session.add(JobEvent(job_id=job.id, at=now, from_state=None, to_state=job.state, reason=""))
+    session.flush()
+    return job
+
+
+def check_printing_station(session: Session, station_id: int) -> None:
+    station = session.get(Station, station_id)
+    if station is None or station.kind is not Kind.PRINTING:
+        raise InvalidInput(
+            "Station {id} is not a 3D-printing station; GET /api/stations lists them.",
+            "station_id",
+            id=station_id,
+        )
+
+
+def cancel_waiting(session: Session, job: PrintJob, reason: str) -> None:
+    """Cancel a job the printer is not busy with (the dispatcher cancels active ones)."""
+    if job.state in ACTIVE:
+        raise Conflict("Job {id} is on a printer; it is cancelled there first.", id=job.id)
+    move(session, job, JobState.CANCELLED, reason)
+
+
+def retry(session: Session, job: PrintJob) -> None:
+    """Staff put a failed, cancelled or unknown job back in the queue; it still waits for
+    the printer's bed to be confirmed clear."""
+    if JobState.QUEUED not in ALLOWED[job.state]:
+        raise Conflict(
+            "Only failed, cancelled or unknown jobs can be retried; job {id} is {state}.",
+            "state",
+            id=job.id,
+            state=job.state,
+        )
+    move(session, job, JobState.QUEUED, "retried by staff")
+    job.assigned_printer_id = None
+    session.flush()
+
+
+def active_job(session: Session, printer_id: int) -> PrintJob | None:
+    return session.scalars(
+        select(PrintJob).where(
+            PrintJob.assigned_printer_id == printer_id, PrintJob.state.in_(ACTIVE)
+        )
+    ).first()
+
+
+def open_jobs_on(session: Session, printer_id: int) -> Sequence[PrintJob]:
+    """Jobs sent to this printer that are not settled: being sent, printing or unknown."""
+    return session.scalars(
+        select(PrintJob)
+        .where(
+            PrintJob.assigned_printer_id == printer_id,
+            PrintJob.state.in_((*ACTIVE, JobState.UNKNOWN)),
+        )
+        .order_by(PrintJob.id)
+    ).all()
+
+
+def bed_cleared(session: Session, printer_id: int, printing: bool) -> Printer:
+    """Staff confirm the bed is empty: finished jobs are done, the printer may take the next."""
+    printer = get_printer(session, printer_id)
+    busy = active_job(session, printer_id)
+    if busy is not None or printing:
+        raise Conflict(
+            "The printer is printing; confirm the bed after the print has ended.", "printer_id"
+        )
+    for job in session.scalars(
+        select(PrintJob).where(
+            PrintJob.assigned_printer_id == printer_id,
+            PrintJob.state == JobState.AWAITING_BED_CLEAR,
+        )
+    ):
+        move(session, job, JobState.DONE, "bed cleared by staff")
+    printer.bed_clear = True
+    session.flush()
+    return printer
+
+
+def claim_next(session: Session, printer: Printer, now: datetime | None = None) -> PrintJob | None:
+    """Take the next eligible job for this printer, or None.
+
+    The claim flips the printer's ``bed_clear`` from true to false and the job from queued
+    to uploading, each in one conditional UPDATE: of two instances racing, one wins.
+    """
+    now = now or _now()
+    target = PrintJob.printer_id == printer.id
+    if printer.station_id is not None:
+        target = or_(
+            target, and_(PrintJob.printer_id.is_(None), PrintJob.station_id == printer.station_id)
+        )
+    waiting = select(PrintJob).where(PrintJob.state == JobState.QUEUED, target)
+    for late in session.scalars(waiting.where(PrintJob.not_after <= now)):
+        move(session, late, JobState.CANCELLED, "its time window passed before a printer was free")
+    candidates = session.scalars(
+        waiting.where(or_(PrintJob.not_before.is_(None), PrintJob.not_before <= now))
+        .where(or_(PrintJob.not_after.is_(None), PrintJob.not_after > now))
+        .order_by(PrintJob.priority.desc(), PrintJob.not_before.nulls_first(), PrintJob.id)
+    ).all()
+    if not candidates:
+        return None
+    claimed = session.execute(
+        update(Printer)
+        .where(Printer.id == printer.id, Printer.bed_clear.is_(True))
+        .values(bed_clear=False)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    set_committed_value(printer, "bed_clear", False)
+    for job in candidates:
+        try:
+            move(session, job, JobState.UPLOADING, f"sending to {printer.name}", now)
+        except Conflict:
+            continue  # cancelled meanwhile, or taken by another printer of the station
+        job.assigned_printer_id = printer.id
+        session.flush()
+        return job
+    printer.bed_clear = True  # nothing taken after all
+    session.flush()
+    return None

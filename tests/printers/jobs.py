@@ -1,0 +1,79 @@
+"""Helpers for print-job tests: a lab with a printer, demo files, waiting for states."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Lab
+from tests.services import OctoPrint
+
+
+def gcode(seconds: float, *, label: str = "demo") -> bytes:
+    """A demo file that prints for about ``seconds`` on the Virtual Printer (dwells run in
+    real time) and moves the head a little, so OctoPrint reports progress."""
+    lines = [f"; {label}", "G28", "G90", "M82", "G92 E0"]
+    steps = max(1, round(seconds / 0.25))
+    for step in range(steps):
+        lines.append(f"G1 X{10 + step % 50} Y{10 + step % 40} E{step * 0.1:.1f} F6000")
+        lines.append("G4 P250")
+    lines.append("M104 S0")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def upload_file(client: TestClient, headers: dict[str, str], content: bytes, name: str) -> int:
+    response = client.post(
+        "/api/print-files",
+        headers=headers,
+        data={"name": name},
+        files={"file": (f"{name}.gcode", content, "application/octet-stream")},
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def add_printer(lab: Lab, octoprint: OctoPrint, name: str = "Prusa", **extra: Any) -> int:
+    created = lab.client.post(
+        "/api/printers",
+        headers=lab.headers("admin"),
+        json={"name": name, "url": octoprint.url, "api_key": octoprint.api_key, **extra},
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def wait_for(
+    read: Callable[[], dict[str, Any]],
+    ready: Callable[[dict[str, Any]], bool],
+    timeout: float = 30,
+) -> dict[str, Any]:
+    """The first answer of ``read`` that is ``ready``; the last one at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = read()
+        if ready(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.1)
+
+
+def job_reaches(lab: Lab, job_id: int, state: str, timeout: float = 30) -> dict[str, Any]:
+    return wait_for(
+        lambda: lab.client.get(f"/api/print-jobs/{job_id}", headers=lab.headers()).json(),
+        lambda job: job["state"] == state,
+        timeout,
+    )
+
+
+def printer_reaches(lab: Lab, printer_id: int, state: str, timeout: float = 30) -> dict[str, Any]:
+    return wait_for(
+        lambda: lab.client.get(f"/api/printers/{printer_id}", headers=lab.headers()).json(),
+        lambda printer: printer["state"]["state"] == state,
+        timeout,
+    )
+
+
+def states(job: dict[str, Any]) -> list[str]:
+    return [event["to"] for event in job["history"]]
