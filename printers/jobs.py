@@ -105,7 +105,8 @@ def judge(state: JobState, job_id: int, snapshot: Snapshot, *, leftover: bool) -
         return Verdict((PR,), "OctoPrint is printing the job's file")
     if ours and printer == OPERATIONAL:
         if snapshot.progress is not None and snapshot.progress >= 100:
-            return Verdict((FIN, BED), "OctoPrint finished the print")
+            walk = (PR, FIN, BED) if state is UP else (FIN, BED)
+            return Verdict(walk, "OctoPrint finished the print")
         if state is PR:
             return Verdict((FAILED,), "the print was stopped on the printer")
         return None

@@ -24,6 +24,7 @@ def planning_defaults(settings: Settings) -> service.Defaults:
         slot_minutes=settings.slot_minutes,
         changeover_minutes=settings.changeover_minutes,
         time_limit_seconds=settings.plan_time_limit_seconds,
+        timezone=settings.timezone,
     )
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from librarylab.errors import InvalidInput, NotFound, Problem
+from printers import plan_jobs
 from scheduler import planning
 from scheduler.documents import from_document, minutes, to_document
 from scheduler.model import Busy, Person, Pin, Plan, PlanningImpossible, Request, Station
@@ -31,6 +33,7 @@ class Defaults:
     slot_minutes: int = 20
     changeover_minutes: int = 5
     time_limit_seconds: float = 2.0
+    timezone: str = "Europe/Berlin"
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,10 @@ def _keep(
     visit: Visit,
     plan: Plan,
     options: PlanOptions,
+    defaults: Defaults,
     outages: dict[int, str] | None = None,
 ) -> StoredPlan:
+    """Keep the plan, and queue or move its groups' demo prints in the same transaction."""
     outage_keys = {str(station): since for station, since in (outages or {}).items()}
     values = {
         "options": options.as_dict(),
@@ -217,6 +222,9 @@ def _keep(
             setattr(stored, name, value)
         stored.revision += 1
     session.flush()
+    plan_jobs.sync_visit(
+        session, visit.id, visit.date, stored.document, ZoneInfo(defaults.timezone)
+    )
     return stored
 
 
@@ -233,7 +241,7 @@ def make_plan(
         plan = planning.plan(_request(session, visit, options, defaults))
     except PlanningImpossible as impossible:
         raise _refused(impossible) from None
-    stored = _keep(session, visit, plan, options)
+    stored = _keep(session, visit, plan, options, defaults)
     return PlanView(stored, plan)
 
 
@@ -309,7 +317,7 @@ def replan(
         )
     except PlanningImpossible as impossible:
         raise _refused(impossible) from None
-    stored = _keep(session, visit, plan, options, outages)
+    stored = _keep(session, visit, plan, options, defaults, outages)
     return PlanView(stored, plan)
 
 
