@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from printers.model import (
     OFFLINE,
     PRINTING,
+    UNAUTHORIZED,
     Duty,
     Snapshot,
     after_failure,
@@ -121,7 +122,10 @@ class Coordinator:
             )
         self.snapshot = after
         duty = self.duty
-        if self.after_poll is not None:
+        # Only news counts as evidence about jobs: a failed read that still shows the last
+        # good answer (silence shorter than ``offline_after``) says nothing new.
+        news = after.last_read == now or after.state in (OFFLINE, UNAUTHORIZED)
+        if self.after_poll is not None and news:
             duty = await asyncio.to_thread(self.after_poll, self.target.id, self.client, after)
         if after != before or (duty is not None and duty != self.duty):
             self.duty = duty or self.duty

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarylab.database import exclusive
 from librarylab.errors import Conflict
 from printers import queue
-from printers.jobs import ACTIVE, JobState, judge, remote_name
+from printers.jobs import ACTIVE, JobState, judge
 from printers.model import OPERATIONAL, Duty, Snapshot
 from printers.octoprint import OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
@@ -94,7 +94,7 @@ class Dispatcher:
     def _reconcile(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> None:
         with self._sessions() as session:
             for job in queue.open_jobs_on(session, printer_id):
-                verdict = judge(job.state, job.id, snapshot, leftover=True)
+                verdict = judge(job.state, job.remote_name, snapshot, leftover=True)
                 if verdict is None:
                     continue
                 for state in verdict.states:
@@ -109,10 +109,10 @@ class Dispatcher:
     def _learn_estimate(self, session: Session, job: PrintJob, client: OctoPrintClient) -> None:
         """A file without a slicer estimate takes OctoPrint's analysis of its upload."""
         record = session.get(PrintFile, job.file_id)
-        if record is None or record.estimated_seconds is not None:
+        if record is None or record.estimated_seconds is not None or not job.remote_name:
             return
         try:
-            record.estimated_seconds = client.estimated_seconds(remote_name(job.id))
+            record.estimated_seconds = client.estimated_seconds(job.remote_name)
         except PrinterError:
             return
         session.commit()
@@ -130,7 +130,7 @@ class Dispatcher:
     def _send(
         self, session: Session, printer: Printer, job: PrintJob, client: OctoPrintClient
     ) -> None:
-        name = remote_name(job.id)
+        name = job.remote_name or ""
         local = self._files_dir / f"{job.file_id}.gcode"
         try:
             raw = client.status()
@@ -192,7 +192,7 @@ class Dispatcher:
                     raise Conflict("The job's printer is not followed; try again in a moment.")
                 try:
                     raw = client.status()
-                    if raw.file == remote_name(job.id) and raw.connection != "Operational":
+                    if raw.file == job.remote_name and raw.connection != "Operational":
                         client.cancel()
                 except PrinterError as exc:
                     raise Conflict(

@@ -66,9 +66,11 @@ ACTIVE = frozenset({UP, PR})  # the printer is busy with the job
 OPEN = frozenset({Q, UP, PR, UNKNOWN})  # not settled yet
 
 
-def remote_name(job_id: int) -> str:
-    """The file name on OctoPrint: one per job, so a leftover is recognised as ours."""
-    return f"librarylab-job-{job_id}.gcode"
+def remote_name(job_id: int, attempt: str) -> str:
+    """The file name on OctoPrint: one per attempt of a job (``attempt`` is random), so what
+    a printer does is matched to exactly one attempt, even across a reset database or a
+    retried job whose earlier attempt OctoPrint still shows."""
+    return f"librarylab-job-{job_id}-{attempt}.gcode"
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ class Verdict:
     reason: str
 
 
-def judge(state: JobState, job_id: int, snapshot: Snapshot, *, leftover: bool) -> Verdict | None:
+def judge(
+    state: JobState, sent_as: str | None, snapshot: Snapshot, *, leftover: bool
+) -> Verdict | None:
     """Compare an open job on a printer with a fresh snapshot; None leaves it as it is.
 
     ``leftover`` is true for an ``uploading`` job the dispatcher is not sending right now:
@@ -87,7 +91,7 @@ def judge(state: JobState, job_id: int, snapshot: Snapshot, *, leftover: bool) -
     """
     if state not in ACTIVE and state is not UNKNOWN:
         return None
-    ours = snapshot.file == remote_name(job_id)
+    ours = sent_as is not None and snapshot.file == sent_as
     printer = snapshot.state
     if printer in (OFFLINE, UNAUTHORIZED):
         if state is PR:

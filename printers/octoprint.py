@@ -114,8 +114,9 @@ class OctoPrintClient:
             job = self._octo.job_info()
             if connection in ("Closed", "Offline", "Detecting serial connection") or (
                 "error" in connection.lower()
-            ):  # /api/printer answers 409 then; the job tells the error
-                return RawStatus(connection, error=str(job.get("error") or ""))
+            ):  # /api/printer answers 409 then; the job's state tells an error apart
+                told = str(job.get("state") or connection)
+                return RawStatus(told, error=str(job.get("error") or ""))
             printer = self._octo.printer()
         except (RuntimeError, requests.exceptions.RequestException, ValueError, KeyError) as exc:
             raise _translate(exc) from None

@@ -63,6 +63,7 @@ class PrintJob(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[JobState] = mapped_column(str_enum(JobState, 20), default=JobState.QUEUED)
     reason: Mapped[str] = mapped_column(String(300), default="")
+    remote_name: Mapped[str | None] = mapped_column(String(80))  # of the current attempt
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

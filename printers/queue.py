@@ -7,6 +7,7 @@ dispatcher, can never both move the same job. Functions take a session and never
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from librarylab.errors import Conflict, InvalidInput, NotFound
-from printers.jobs import ACTIVE, ALLOWED, JobState
+from printers.jobs import ACTIVE, ALLOWED, JobState, remote_name
 from printers.orm import JobEvent, Printer, PrintFile, PrintJob
 from printers.service import get_printer
 from stations.model import Kind
@@ -240,6 +241,7 @@ def claim_next(session: Session, printer: Printer, now: datetime | None = None) 
         except Conflict:
             continue  # cancelled meanwhile, or taken by another printer of the station
         job.assigned_printer_id = printer.id
+        job.remote_name = remote_name(job.id, secrets.token_hex(3))
         session.flush()
         return job
     printer.bed_clear = True  # nothing taken after all

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from pydantic import AwareDatetime, Field
 
 from librarylab.schemas import PatchModel, StrictModel
-from printers.jobs import remote_name
 from printers.model import Snapshot
 from printers.orm import JobEvent, Printer, PrintJob
 
@@ -67,7 +66,7 @@ def job_out(job: PrintJob, history: Sequence[JobEvent] | None = None) -> dict[st
         "printer_id": job.printer_id,
         "station_id": job.station_id,
         "assigned_printer_id": job.assigned_printer_id,
-        "remote_name": remote_name(job.id),
+        "remote_name": job.remote_name,
         "visit_id": job.visit_id,
         "group_id": job.group_id,
         "slot_index": job.slot_index,

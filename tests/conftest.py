@@ -130,8 +130,8 @@ def admin_headers(app: FastAPI) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _lab(tmp_path: Path, url: str) -> Iterator[Lab]:
-    app = create_app(make_settings(tmp_path, url))
+def _lab(tmp_path: Path, url: str, **overrides: object) -> Iterator[Lab]:
+    app = create_app(make_settings(tmp_path, url, **overrides))
     sessions: sessionmaker[Session] = app.state.sessions
     with database.transaction(sessions) as session:
         admin = accounts.create_user(
@@ -171,6 +171,15 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
 def octoprint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrint]:
     """A real OctoPrint with its Virtual Printer for the whole run."""
     server = OctoPrint(tmp_path_factory.mktemp("octoprint"), api_key="octo-test-key-1234")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_octoprint(tmp_path: Path) -> Iterator[OctoPrint]:
+    """An OctoPrint of the test's own, for faults that leave it broken or killed."""
+    server = OctoPrint(tmp_path / "octoprint", api_key="octo-own-key-5678")
     server.start()
     yield server
     server.stop()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -245,6 +246,30 @@ class OctoPrint:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"OctoPrint did not start within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no events (like a power cut of the OctoPrint host)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Ask OctoPrint directly (what the printer really did, independent of the service)."""
+        answer = httpx2.request(
+            method, self.url + path, headers={"X-Api-Key": self.api_key}, timeout=5, **kwargs
+        )
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def send(self, command: str) -> None:
+        self.api("POST", "/api/printer/command", json={"command": command})
+
+    def prints_of(self, name: str) -> dict[str, Any]:
+        """OctoPrint's own count of finished and failed prints of an uploaded file."""
+        info = self.api("GET", f"/api/files/local/{name}")
+        prints: dict[str, Any] = info.get("prints") or {}
+        return prints
 
     def stop(self) -> None:
         if self.process is not None:

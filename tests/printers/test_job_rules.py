@@ -7,8 +7,8 @@ import pytest
 from printers.jobs import ALLOWED, JobState, judge, remote_name
 from printers.model import Snapshot
 
-OURS = remote_name(7)
-OTHER = remote_name(8)
+OURS = remote_name(7, "a1b2c3")
+OTHER = remote_name(7, "d4e5f6")  # an earlier attempt of the same job
 S = JobState
 
 
@@ -60,7 +60,7 @@ def test_judgement(
     expected: tuple[JobState, ...] | None,
 ) -> None:
     snapshot = Snapshot(state=printer, file=file, progress=progress, detail="why")
-    verdict = judge(job, 7, snapshot, leftover=leftover)
+    verdict = judge(job, OURS, snapshot, leftover=leftover)
     assert (verdict.states if verdict else None) == expected
     if verdict:
         current = job

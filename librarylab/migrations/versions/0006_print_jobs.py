@@ -50,6 +50,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("remote_name", sa.String(length=80), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
