@@ -27,7 +27,7 @@ from librarylab.errors import Conflict
 from printers import queue
 from printers.jobs import ACTIVE, JobState, judge
 from printers.model import OPERATIONAL, Duty, Snapshot
-from printers.octoprint import OctoPrintClient, PrinterError, Unreachable
+from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,9 @@ class Dispatcher:
             # The start may have reached OctoPrint: the next look decides (printing → printing,
             # idle → unknown). Starting it again here could print it twice.
             log.warning("job %d: no answer to the start command: %s", job.id, exc)
+            return
+        except Busy as exc:  # another print began in between: it may leave a part behind
+            self._back(session, printer, job, f"not started: {exc}", clear=False)
             return
         except PrinterError as exc:
             self._fail(session, printer, job, f"OctoPrint refused to start it: {exc}")
