@@ -31,6 +31,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value else None
+
+
 def move(
     session: Session, job: PrintJob, to: JobState, reason: str, now: datetime | None = None
 ) -> None:
@@ -115,8 +119,8 @@ def create_job(
         visit_id=visit_id,
         group_id=values.get("group_id"),
         slot_index=values.get("slot_index"),
-        not_before=values.get("not_before"),
-        not_after=values.get("not_after"),
+        not_before=_utc(values.get("not_before")),
+        not_after=_utc(values.get("not_after")),
         priority=values.get("priority") or 0,
         state=JobState.QUEUED,
         reason="queued",
