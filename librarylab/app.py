@@ -34,10 +34,12 @@ from librarylab.templating import make_templates
 from printers import file_routes as print_file_routes
 from printers import files as print_files
 from printers import job_routes as print_job_routes
+from printers import pages as printer_pages
 from printers import routes as printer_routes
 from printers import service as printer_service
 from printers.coordinator import Fleet, Target, Timing
 from printers.dispatcher import Dispatcher
+from printers.files import TooLarge
 from printers.model import Duty, Snapshot
 from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
@@ -48,9 +50,10 @@ from visits import routes as visit_routes
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "librarylab_session"
-TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "dashboard")
+TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "printers", "dashboard")
 
 _STATUS_OF = {
+    TooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
     InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
@@ -150,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
         station_pages.router,
         visit_pages.router,
         plan_pages.router,
+        printer_pages.router,
         wall_routes.router,
         wall_pages.router,
     ):

@@ -2,6 +2,10 @@
 
 Form posts carry a hidden ``csrftoken`` field; scripts using the session cookie send the
 ``x-csrftoken`` header; requests with ``Authorization: Bearer`` need neither.
+
+Upload forms (multipart) send the token in the header (``static/forms.js`` does that): asgi-csrf
+0.11 cannot read multipart bodies with python-multipart ≥ 0.0.26 (simonw/asgi-csrf#38), so a
+cookie-authenticated multipart post without the header is refused here with a clear message.
 """
 
 from __future__ import annotations
@@ -51,5 +55,14 @@ class CSRFMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        if (
+            headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+            and b"cookie" in headers
+            and b"x-csrftoken" not in headers
+            and not headers.get(b"authorization", b"").startswith(b"Bearer ")
+        ):
+            await _refuse(scope, send, None)
             return
         await self.protected(scope, receive, send)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import TypeVar
 
 from starlette.datastructures import FormData
@@ -44,3 +44,10 @@ def clock(form: FormData, name: str) -> time:
 
 def optional_clock(form: FormData, name: str) -> time | None:
     return clock(form, name) if text(form, name) else None
+
+
+def moment(form: FormData, name: str) -> datetime:
+    """A local date and time as a browser's datetime-local field sends it."""
+    return _parsed(
+        form, name, datetime.fromisoformat, "'{value}' is not a date and time (YYYY-MM-DD HH:MM)."
+    )

@@ -179,8 +179,9 @@ class Dispatcher:
         session.commit()
         log.warning("job %d failed: %s", job.id, reason)
 
-    def cancel(self, job_id: int, client: OctoPrintClient | None) -> PrintJob:
-        """Cancel a job; one on a printer is cancelled on OctoPrint first."""
+    def cancel(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
+        """Cancel a job; one on a printer is cancelled on OctoPrint first (``client_for``
+        gives the printer's client, see ``Fleet.client``)."""
         with self._sessions() as session:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
@@ -191,6 +192,7 @@ class Dispatcher:
         with self._guard(printer_id, wait=True), self._sessions() as session:
             job = queue.get_job(session, job_id)
             if job.state in ACTIVE:
+                client = client_for(printer_id)
                 if client is None:
                     raise Conflict("The job's printer is not followed; try again in a moment.")
                 try:

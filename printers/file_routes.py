@@ -6,10 +6,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, Form, UploadFile, status
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from librarylab.deps import CurrentUser, SessionDep, SettingsDep
 from printers import files
+from printers.files import TooLarge
 from printers.orm import PrintFile
 
 router = APIRouter(prefix="/api/print-files", tags=["print files"])
@@ -31,6 +33,20 @@ def read_print_files(session: SessionDep, _user: CurrentUser) -> list[dict[str, 
     return [file_out(f) for f in files.list_files(session)]
 
 
+async def spool(file: StarletteUpload, folder: Path, max_mb: float) -> Path:
+    """Stream an upload to ``folder``; refuse it (413) as soon as it passes the limit."""
+    upload = folder / "upload"
+    limit = int(max_mb * 1024 * 1024)
+    written = 0
+    with upload.open("wb") as out:
+        while chunk := await file.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise TooLarge("The file is larger than {limit} MB.", "file", limit=f"{max_mb:g}")
+            out.write(chunk)
+    return upload
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_print_file(
     file: UploadFile,
@@ -39,20 +55,8 @@ async def create_print_file(
     _user: CurrentUser,
     name: Annotated[str | None, Form(max_length=120)] = None,
 ) -> dict[str, Any]:
-    """Streams the upload to a temp file, refusing it past the size limit."""
-    limit = int(settings.print_file_max_mb * 1024 * 1024)
     with tempfile.TemporaryDirectory() as folder:
-        upload = Path(folder) / "upload"
-        written = 0
-        with upload.open("wb") as out:
-            while chunk := await file.read(CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise HTTPException(
-                        status.HTTP_413_CONTENT_TOO_LARGE,
-                        detail=f"The file is larger than {settings.print_file_max_mb:g} MB.",
-                    )
-                out.write(chunk)
+        upload = await spool(file, Path(folder), settings.print_file_max_mb)
         record = files.add_file(session, settings.data_dir, upload, file.filename or "", name)
         session.commit()
     return file_out(record)

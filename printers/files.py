@@ -18,6 +18,10 @@ from printers.orm import PrintFile
 HEAD_BYTES = 64 * 1024  # slicers write their estimate at the start (Cura) or the end (Prusa)
 
 
+class TooLarge(InvalidInput):
+    """The upload passes the size limit in the settings (HTTP 413)."""
+
+
 def store_dir(data_dir: Path) -> Path:
     return data_dir / "print-files"
 

@@ -58,10 +58,7 @@ def cancel_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> dict[str, Any]:
     """A job on a printer is cancelled on OctoPrint first; its bed then needs clearing."""
-    job = queue.get_job(session, job_id)
-    fleet = request.app.state.fleet
-    client = fleet.client(job.assigned_printer_id) if job.assigned_printer_id else None
-    _dispatcher(request).cancel(job_id, client)
+    _dispatcher(request).cancel(job_id, request.app.state.fleet.client)
     _changed(request)
     return read_print_job(job_id, session, _user)
 

@@ -1,0 +1,204 @@
+"""The staff page of the print corner: printers with their live state and bed, the job
+queue with cancel and retry, demo files. Forms post back here; errors re-render the page."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from librarylab import forms
+from librarylab.accounts.orm import Role
+from librarylab.deps import AdminPageUser, PageUser, SessionDep
+from librarylab.errors import DomainError, InvalidInput
+from librarylab.schemas import RecordId
+from librarylab.settings import Settings
+from librarylab.templating import gettext_for, render
+from printers import files, queue, service
+from printers.dispatcher import Dispatcher
+from printers.file_routes import spool
+from printers.jobs import OPEN
+from printers.model import PRINTING
+from printers.orm import PrintJob
+from stations.model import Kind
+from stations.orm import Station
+
+router = APIRouter(prefix="/printers", include_in_schema=False)
+SHOWN_JOBS = 60
+
+
+def _see() -> RedirectResponse:
+    return RedirectResponse("/printers", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return value.astimezone(zone) if value else None
+
+
+def _page(request: Request, session: Session, error: DomainError | None = None) -> Response:
+    settings = _settings(request)
+    zone = ZoneInfo(settings.timezone)
+    fleet = request.app.state.fleet
+    printers = service.list_printers(session)
+    recent = session.scalars(select(PrintJob).order_by(PrintJob.id.desc()).limit(SHOWN_JOBS)).all()
+    jobs = sorted(recent, key=lambda j: (j.state not in OPEN, -j.id))
+    _ = gettext_for(request)
+    return render(
+        request,
+        "printers/page.html",
+        {
+            "printers": [(p, fleet.snapshot(p.id)) for p in printers],
+            "jobs": [
+                (j, _local(j.not_before, zone), [(e, _local(e.at, zone)) for e in j.history])
+                for j in jobs
+            ],
+            "files": files.list_files(session),
+            "stations": session.scalars(
+                select(Station).where(Station.kind == Kind.PRINTING).order_by(Station.name)
+            ).all(),
+            "names": {p.id: p.name for p in printers},
+            "is_admin": getattr(request.state.user, "role", None) is Role.ADMIN,
+            "open_states": OPEN,
+            "error": error.translated(_) if error else None,
+        },
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if error else status.HTTP_200_OK,
+    )
+
+
+def _changed(request: Request) -> None:
+    request.app.state.jobs_changed()
+
+
+@router.get("")
+def printers_page(request: Request, session: SessionDep, _user: PageUser) -> Response:
+    return _page(request, session)
+
+
+@router.post("/new")
+async def create_printer(request: Request, session: SessionDep, _user: AdminPageUser) -> Response:
+    form = await request.form()
+    station = forms.text(form, "station_id")
+    values = {
+        "name": forms.text(form, "name"),
+        "url": forms.text(form, "url"),
+        "api_key": forms.text(form, "api_key"),
+        "station_id": forms.integer(form, "station_id") if station else None,
+    }
+    try:
+        service.create_printer(session, request.app.state.secret_box, values)
+    except DomainError as exc:
+        session.rollback()
+        return _page(request, session, exc)
+    session.commit()
+    request.app.state.printers_changed()
+    return _see()
+
+
+@router.post("/{printer_id}/delete")
+def delete_printer(
+    request: Request, printer_id: RecordId, session: SessionDep, _user: AdminPageUser
+) -> Response:
+    service.delete_printer(session, printer_id)
+    session.commit()
+    request.app.state.printers_changed()
+    return _see()
+
+
+@router.post("/{printer_id}/bed-cleared")
+def bed_cleared(
+    request: Request, printer_id: RecordId, session: SessionDep, _user: PageUser
+) -> Response:
+    snapshot = request.app.state.fleet.snapshot(printer_id)
+    try:
+        queue.bed_cleared(session, printer_id, snapshot is not None and snapshot.state == PRINTING)
+    except DomainError as exc:
+        session.rollback()
+        return _page(request, session, exc)
+    session.commit()
+    _changed(request)
+    return _see()
+
+
+@router.post("/jobs/new")
+async def create_job(request: Request, session: SessionDep, _user: PageUser) -> Response:
+    form = await request.form()
+    try:
+        kind, _sep, target = forms.text(form, "target").partition(":")
+        if kind not in ("printer", "station") or not target.isdigit():
+            raise InvalidInput("Choose a printer or a station for the job.", "target")
+        not_before = None
+        if forms.text(form, "not_before"):
+            local = forms.moment(form, "not_before")
+            not_before = local.replace(tzinfo=ZoneInfo(_settings(request).timezone))
+        queue.create_job(
+            session,
+            {
+                "file_id": forms.integer(form, "file_id"),
+                f"{kind}_id": int(target),
+                "not_before": not_before,
+                "priority": forms.integer(form, "priority") if forms.text(form, "priority") else 0,
+            },
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _page(request, session, exc)
+    session.commit()
+    _changed(request)
+    return _see()
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(
+    request: Request, job_id: RecordId, session: SessionDep, _user: PageUser
+) -> Response:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    try:
+        dispatcher.cancel(job_id, request.app.state.fleet.client)
+    except DomainError as exc:
+        return _page(request, session, exc)
+    _changed(request)
+    return _see()
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: PageUser) -> Response:
+    try:
+        queue.retry(session, queue.get_job(session, job_id))
+    except DomainError as exc:
+        session.rollback()
+        return _page(request, session, exc)
+    session.commit()
+    _changed(request)
+    return _see()
+
+
+@router.post("/files/new")
+async def upload_file(request: Request, session: SessionDep, _user: PageUser) -> Response:
+    settings = _settings(request)
+    try:
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput("Choose a G-code file to upload.", "file")
+            with tempfile.TemporaryDirectory() as folder:
+                spooled = await spool(upload, Path(folder), settings.print_file_max_mb)
+                files.add_file(
+                    session, settings.data_dir, spooled, upload.filename, forms.text(form, "name")
+                )
+    except DomainError as exc:
+        session.rollback()
+        return _page(request, session, exc)
+    session.commit()
+    return _see()

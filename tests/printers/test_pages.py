@@ -1,0 +1,86 @@
+"""The print corner's staff page, used as a person would, against a real OctoPrint."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD, Lab
+from tests.pages import csrf_token, error_of, login, submit, text_of
+from tests.printers.jobs import gcode, job_reaches, wait_for
+from tests.services import OctoPrint
+
+
+def test_staff_run_the_print_corner_from_the_page(sqlite_lab: Lab, octoprint: OctoPrint) -> None:
+    client = sqlite_lab.client
+    login(client, "ada", ADMIN_PASSWORD)
+    added = submit(
+        client,
+        "/printers",
+        "/printers/new",
+        {"name": "Prusa", "url": octoprint.url, "api_key": octoprint.api_key, "station_id": ""},
+    )
+    assert added.status_code == 303, error_of(added)
+    refused = submit(
+        client,
+        "/printers",
+        "/printers/new",
+        {"name": "Ultimaker", "url": "ftp://x", "api_key": "secret-typed-key", "station_id": ""},
+    )
+    assert refused.status_code == 422
+    assert "Bitte die OctoPrint-Adresse als http(s)://host[:port] angeben" in error_of(refused)
+    assert "secret-typed-key" not in refused.text  # a typed key is not sent back either
+    client.cookies.clear()
+    login(client, "sam", STAFF_PASSWORD)
+
+    without_header = client.post(
+        "/printers/files/new",
+        data={"csrftoken": csrf_token(client, "/printers"), "name": "Kleines Boot"},
+        files={"file": ("boot.gcode", gcode(1), "application/octet-stream")},
+    )
+    assert without_header.status_code == 403
+    # As the page's script sends it: the token in the header.
+    uploaded = client.post(
+        "/printers/files/new",
+        headers={"x-csrftoken": csrf_token(client, "/printers")},
+        data={"name": "Kleines Boot"},
+        files={"file": ("boot.gcode", gcode(1), "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert uploaded.status_code == 303, error_of(uploaded)
+    not_gcode = client.post(
+        "/printers/files/new",
+        headers={"x-csrftoken": csrf_token(client, "/printers")},
+        data={"name": "Foto"},
+        files={"file": ("foto.png", b"\x89PNG....", "image/png")},
+        follow_redirects=False,
+    )
+    assert not_gcode.status_code == 422
+    assert ".gcode" in error_of(not_gcode)
+
+    page = BeautifulSoup(client.get("/printers").text, "html.parser")
+    target = page.select_one("select[name=target] option")
+    file_option = page.select_one("select[name=file_id] option")
+    assert target is not None
+    assert file_option is not None
+    queued = submit(
+        client,
+        "/printers",
+        "/printers/jobs/new",
+        {"file_id": str(file_option["value"]), "target": str(target["value"]), "not_before": ""},
+    )
+    assert queued.status_code == 303, error_of(queued)
+    shown = text_of(client.get("/printers"))
+    assert "Kleines Boot" in shown
+    assert "wartet" in shown
+    assert octoprint.api_key not in client.get("/printers").text
+
+    printer_id = str(target["value"]).split(":")[1]
+    wait_for(lambda: {"page": text_of(client.get("/printers"))}, lambda p: "bereit" in p["page"])
+    row = BeautifulSoup(client.get("/printers").text, "html.parser").select_one("tr[data-job]")
+    assert row is not None
+    cleared = submit(client, "/printers", f"/printers/{printer_id}/bed-cleared", {})
+    assert cleared.status_code == 303
+    assert job_reaches(sqlite_lab, int(str(row["data-job"])), "awaiting_bed_clear")
+    after = text_of(client.get("/printers"))
+    assert "Bett räumen" in after
+    assert "Bett ist frei" in after
