@@ -88,6 +88,7 @@ class Dispatcher:
                     "file": job.file.name,
                     "visit_id": job.visit_id,
                     "group_id": job.group_id,
+                    "group": job.group_name or (str(job.group_id) if job.group_id else None),
                 }
             return Duty(bool(printer and printer.bed_clear), summary)
 

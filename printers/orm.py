@@ -57,6 +57,7 @@ class PrintJob(Base):
         ForeignKey("visits.id", ondelete="SET NULL"), index=True
     )
     group_id: Mapped[int | None] = mapped_column(Integer)
+    group_name: Mapped[str | None] = mapped_column(String(40))  # as the plan and wall call it
     slot_index: Mapped[int | None] = mapped_column(Integer)
     not_before: Mapped[datetime | None] = mapped_column(UtcDateTime())
     not_after: Mapped[datetime | None] = mapped_column(UtcDateTime())

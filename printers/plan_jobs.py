@@ -54,6 +54,7 @@ def sync_visit(
                         _at(day, slot["end"], zone),
                     ),
                 )
+    names = {group["id"]: group["name"] for group in document["groups"]}
     files = list(session.scalars(select(PrintFile).order_by(PrintFile.id)))
     jobs = session.scalars(
         select(PrintJob).where(PrintJob.visit_id == visit_id, PrintJob.group_id.is_not(None))
@@ -75,6 +76,7 @@ def sync_visit(
             queue.move(session, job, JobState.CANCELLED, "no demo file fits the new slot")
             continue
         job.station_id, job.slot_index, job.file_id = station_id, slot_index, chosen.id
+        job.group_name = names.get(job.group_id)
         job.not_before, job.not_after = start, end
     for group_id, (station_id, slot_index, start, end) in sorted(wanted.items()):
         if group_id in covered:
@@ -92,6 +94,7 @@ def sync_visit(
                 "station_id": station_id,
                 "visit_id": visit_id,
                 "group_id": group_id,
+                "group_name": names.get(group_id),
                 "slot_index": slot_index,
                 "not_before": start,
                 "not_after": end,

@@ -118,6 +118,7 @@ def create_job(
         station_id=station_id,
         visit_id=visit_id,
         group_id=values.get("group_id"),
+        group_name=values.get("group_name"),
         slot_index=values.get("slot_index"),
         not_before=_utc(values.get("not_before")),
         not_after=_utc(values.get("not_after")),

@@ -69,6 +69,7 @@ def job_out(job: PrintJob, history: Sequence[JobEvent] | None = None) -> dict[st
         "remote_name": job.remote_name,
         "visit_id": job.visit_id,
         "group_id": job.group_id,
+        "group_name": job.group_name,
         "slot_index": job.slot_index,
         "not_before": _when(job.not_before),
         "not_after": _when(job.not_after),

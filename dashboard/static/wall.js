@@ -131,12 +131,20 @@
         detail = esc(t.last_seen.replace("{age}", Math.round((now - new Date(p.last_read)) / 1000)));
       }
       const progress = p.progress == null ? 0 : p.progress;
+      const job = p.job || null;
+      const busy = job && (job.state === "uploading" || job.state === "printing");
+      // A finished, failed or cancelled print may still be on the bed: staff must clear it.
+      const awaiting = p.bed_clear === false && !busy && p.state !== "printing";
+      const shown = awaiting ? `<span class="state p-awaiting" data-bed="awaiting">${esc(t.awaiting_bed)}</span>`
+        : `<span class="state p-${esc(p.state)}">${esc(t["p_" + p.state] || p.state)}</span>`;
+      const who = job && job.group ? `${esc(t.group)} ${esc(job.group)} · ${esc(job.file)}` : job ? esc(job.file) : "";
       return `<div class="printer" data-printer="${p.id}" data-state="${esc(p.state)}">` +
-        `<div class="head"><span>${esc(p.name)}</span><span class="state p-${esc(p.state)}">${esc(t["p_" + p.state] || p.state)}</span></div>` +
+        `<div class="head"><span>${esc(p.name)}</span>${shown}</div>` +
+        (who ? `<small class="job">${who}</small>` : "") +
         (p.state === "printing" || p.state === "paused" || p.state === "stalled"
-          ? `<div class="bar"><div style="width:${progress}%"></div></div><small>${esc(p.file || "")} · ${progress}% · ${esc(t.elapsed)} ${minutes(p.elapsed_seconds)} · ${esc(t.left)} ${minutes(p.left_seconds)}</small>`
+          ? `<div class="bar"><div style="width:${progress}%"></div></div><small>${job ? "" : esc(p.file || "") + " · "}${progress}% · ${esc(t.elapsed)} ${minutes(p.elapsed_seconds)} · ${esc(t.left)} ${minutes(p.left_seconds)}</small>`
           : "") +
-        `<small>🔥 ${degrees(p.nozzle)} · ▭ ${degrees(p.bed)}${detail ? " · " + detail : ""}</small></div>`;
+        `<small>${esc(t.nozzle)} ${degrees(p.nozzle)} · ${esc(t.bed)} ${degrees(p.bed)}${detail ? " · " + detail : ""}</small></div>`;
     }).join("");
     if ($("printers").innerHTML !== html) $("printers").innerHTML = html;
   }

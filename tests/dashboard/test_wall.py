@@ -19,7 +19,15 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
-from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto, free_port, wait_for_port
+from tests.printers.jobs import gcode
+from tests.services import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Mosquitto,
+    OctoPrint,
+    free_port,
+    wait_for_port,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -271,3 +279,79 @@ def test_many_walls_at_once_do_not_starve_the_service(service: Service) -> None:
         done.set()
         for wall in walls:
             wall.join(timeout=15)
+
+
+def test_planned_demo_prints_run_on_real_printers_and_show_on_the_wall(
+    service: Service, browser_page: Page, octoprint: OctoPrint, own_octoprint: OctoPrint
+) -> None:
+    """The issue's acceptance run: printers at both printing stations, a demo file, a visit
+    running now; planning queues one print per group; the groups printing now get theirs at
+    once, the wall shows the progress and then "awaiting bed clear"."""
+    stations = service.api("GET", "/api/stations")
+    printing = [s for s in stations if s["kind"] == "printing" and s["status"] == "available"]
+    printers = {}
+    for server, station in zip((octoprint, own_octoprint), printing, strict=False):
+        created = service.api(
+            "POST",
+            "/api/printers",
+            json={
+                "name": f"Drucker {station['name']}",
+                "url": server.url,
+                "api_key": server.api_key,
+                "station_id": station["id"],
+            },
+        )
+        service.api("POST", f"/api/printers/{created['id']}/bed-cleared")
+        printers[station["id"]] = created["id"]
+    content = b";TIME:600\n" + gcode(15)
+    service.api(
+        "POST",
+        "/api/print-files",
+        data={"name": "Schlüsselanhänger"},
+        files={"file": ("anhaenger.gcode", content, "application/octet-stream")},
+    )
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date().isoformat()
+    for visit in service.api("GET", "/api/visits"):
+        if visit["date"] == today:  # the demo's own visit of today would book the printers
+            httpx2.delete(
+                f"{service.base}/api/visits/{visit['id']}",
+                headers={"Authorization": f"Bearer {service.token}"},
+            )
+    running = running_visit(service)
+    # Group 1 prints in the first slot, the one running now.
+    for station in printing:
+        pin = {"group_id": 1, "slot_index": 0, "station_id": station["id"]}
+        replanned = httpx2.post(
+            f"{service.base}/api/visits/{running['visit']['id']}/plan",
+            json={"pins": [pin]},
+            headers={"Authorization": f"Bearer {service.token}"},
+            timeout=10,
+        )
+        if replanned.status_code == 200:
+            running["plan"] = replanned.json()
+            break
+    jobs = service.api("GET", "/api/print-jobs", params={"visit_id": running["visit"]["id"]})
+    assert len(jobs) == len(running["plan"]["groups"])  # one demo print per group
+    now_printing = {
+        a["group_id"]: a["station_id"]
+        for a in running["plan"]["slots"][0]["assignments"]
+        if a["station_id"] in printers
+    }
+    assert now_printing, "the plan puts some group at a printer in the first slot"
+    page = browser_page
+    page.goto(f"{service.base}/wall?token={service.display}")
+    tiles = {g: page.locator(f'[data-printer="{printers[s]}"]') for g, s in now_printing.items()}
+    names = {g["id"]: g["name"] for g in running["plan"]["groups"]}
+    for group, tile in tiles.items():
+        tile.and_(page.locator('[data-state="printing"]')).wait_for(timeout=15_000)
+        assert f"Gruppe {names[group]} · Schlüsselanhänger" in tile.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "wall-printing.png"))
+    for tile in tiles.values():
+        tile.locator('[data-bed="awaiting"]').wait_for(timeout=40_000)
+        assert "Bett räumen" in tile.inner_text()
+    later = [j for j in service.api("GET", "/api/print-jobs") if j["group_id"] not in now_printing]
+    assert {j["state"] for j in later} == {"queued"}  # their slots have not started yet
+    for server in (octoprint, own_octoprint):
+        assert octoprint.api_key not in page.content()
+        assert server.api_key not in page.content()

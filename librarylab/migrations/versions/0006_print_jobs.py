@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("assigned_printer_id", sa.Integer(), nullable=True),
         sa.Column("visit_id", sa.Integer(), nullable=True),
         sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("group_name", sa.String(length=40), nullable=True),
         sa.Column("slot_index", sa.Integer(), nullable=True),
         sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
         sa.Column("not_after", sa.DateTime(timezone=True), nullable=True),
