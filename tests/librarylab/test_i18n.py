@@ -18,6 +18,7 @@ KEYWORDS = {
     "NotFound": None,
     "Conflict": None,
     "DomainError": None,
+    "TooLarge": None,
     "Problem": (2,),
     "_parsed": (4,),
 }
