@@ -79,7 +79,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
                 "database only (use --if-empty to skip quietly)"
             )
         now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
-        stations, visits = load_demo(session, now)
+        stations, visits = load_demo(session, now, settings.data_dir)
     print(f"loaded demo data: {stations} stations, {visits} visits")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from printers.files import add_file
 from scheduler.service import Defaults, PlanOptions, make_plan
 from stations.model import Kind, Status
 from stations.orm import Station
@@ -127,16 +130,43 @@ def is_empty(session: Session) -> bool:
     return stations + visits == 0
 
 
-def load_demo(session: Session, now: datetime | None = None) -> tuple[int, int]:
+# Placeholders until staff upload their own sliced files: they only move the head and wait
+# (no heating, no extrusion), for OctoPrint's Virtual Printer or a dry run.
+DEMO_PRINTS = [("Schlüsselanhänger mit Logo (Beispiel)", 12), ("Kleines Boot (Beispiel)", 15)]
+
+
+def demo_gcode(minutes: int) -> bytes:
+    lines = [
+        ";FLAVOR:Marlin",
+        f";TIME:{minutes * 60}",
+        "; LibraryLab demo placeholder: moves and waits only, no heating, no extrusion",
+        "G28",
+        "G90",
+    ]
+    for step in range(minutes * 6):
+        lines += [f"G0 X{20 + (step % 4) * 10} Y{20 + (step % 3) * 10} F3000", "G4 S10"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def load_demo(
+    session: Session, now: datetime | None = None, data_dir: Path | None = None
+) -> tuple[int, int]:
     """Add the demo lab and program; returns (stations, visits) added.
 
-    With ``now`` (local time), also a visit for today whose hands-on block starts a few
-    minutes later, already planned, so the wall comes alive at once.
+    With ``data_dir``, also two placeholder demo print files. With ``now`` (local time),
+    also a visit for today whose hands-on block starts a few minutes later, already planned
+    (and, with the files, its demo prints queued), so the wall comes alive at once.
     """
     for station in STATIONS:
         create_station(session, station)
     for visit in VISITS:
         create_visit(session, _DAY | visit)
+    if data_dir is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            for number, (name, minutes) in enumerate(DEMO_PRINTS):
+                upload = Path(folder) / f"demo-{number}.gcode"
+                upload.write_bytes(demo_gcode(minutes))
+                add_file(session, data_dir, upload, f"demo-{number}.gcode", name)
     if now is None:
         return len(STATIONS), len(VISITS)
     today = create_visit(session, todays_visit(now))

@@ -22,6 +22,7 @@ from printers.orm import JobEvent, Printer, PrintFile, PrintJob
 from printers.service import get_printer
 from stations.model import Kind
 from stations.orm import Station
+from visits.model import VisitStatus
 from visits.orm import Visit
 
 PRIORITY_RANGE = (-100, 100)
@@ -224,6 +225,13 @@ def claim_next(session: Session, printer: Printer, now: datetime | None = None) 
     waiting = select(PrintJob).where(PrintJob.state == JobState.QUEUED, target)
     for late in session.scalars(waiting.where(PrintJob.not_after <= now)):
         move(session, late, JobState.CANCELLED, "its time window passed before a printer was free")
+    cancelled_visits = select(Visit.id).where(Visit.status == VisitStatus.CANCELLED)
+    orphans = waiting.where(
+        PrintJob.group_id.is_not(None),
+        or_(PrintJob.visit_id.is_(None), PrintJob.visit_id.in_(cancelled_visits)),
+    )
+    for orphan in session.scalars(orphans):
+        move(session, orphan, JobState.CANCELLED, "its visit was cancelled or deleted")
     candidates = session.scalars(
         waiting.where(or_(PrintJob.not_before.is_(None), PrintJob.not_before <= now))
         .where(or_(PrintJob.not_after.is_(None), PrintJob.not_after > now))

@@ -303,7 +303,7 @@ def test_planned_demo_prints_run_on_real_printers_and_show_on_the_wall(
         )
         service.api("POST", f"/api/printers/{created['id']}/bed-cleared")
         printers[station["id"]] = created["id"]
-    content = b";TIME:600\n" + gcode(15)
+    content = b";TIME:1140\n" + gcode(15)  # the longest demo that fits a 20-min slot
     service.api(
         "POST",
         "/api/print-files",
