@@ -350,8 +350,13 @@ def test_planned_demo_prints_run_on_real_printers_and_show_on_the_wall(
     for tile in tiles.values():
         tile.locator('[data-bed="awaiting"]').wait_for(timeout=40_000)
         assert "Bett räumen" in tile.inner_text()
-    later = [j for j in service.api("GET", "/api/print-jobs") if j["group_id"] not in now_printing]
+    ours = service.api("GET", "/api/print-jobs", params={"visit_id": running["visit"]["id"]})
+    later = [j for j in ours if j["group_id"] not in now_printing]
     assert {j["state"] for j in later} == {"queued"}  # their slots have not started yet
+    # The demo's own visit of today was deleted: its queued prints were cancelled, not printed.
+    gone = [j for j in service.api("GET", "/api/print-jobs") if j["visit_id"] is None]
+    assert gone
+    assert {j["state"] for j in gone} == {"cancelled"}
     for server in (octoprint, own_octoprint):
         assert octoprint.api_key not in page.content()
         assert server.api_key not in page.content()
