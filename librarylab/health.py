@@ -22,8 +22,21 @@ def read_health(request: Request) -> JSONResponse:
         "version": __version__,
         "database": "ok" if database_ok else "unreachable",
         "mqtt": _mqtt(request),
+        "printers": _printers(request),
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
+
+
+def _printers(request: Request) -> list[dict[str, Any]]:
+    """Each followed printer's state and why (never its address or key); a printer's trouble
+    does not make the service unhealthy."""
+    fleet = getattr(request.app.state, "fleet", None)
+    if fleet is None:
+        return []
+    return [
+        {"id": target.id, "name": target.name, "state": snap.state, "detail": snap.detail}
+        for target, snap in fleet.states()
+    ]
 
 
 def _mqtt(request: Request) -> dict[str, Any]:

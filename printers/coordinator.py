@@ -166,6 +166,9 @@ class Fleet:
         coordinator = self._coordinators.get(printer_id)
         return coordinator.snapshot if coordinator else None
 
+    def states(self) -> list[tuple[Target, Snapshot]]:
+        return [(c.target, c.snapshot) for c in self._coordinators.values()]
+
     def client(self, printer_id: int) -> OctoPrintClient | None:
         coordinator = self._coordinators.get(printer_id)
         return coordinator.client if coordinator else None

@@ -83,6 +83,16 @@ def test_a_wrong_api_key_is_said_plainly(lab: Lab, octoprint: OctoPrint) -> None
     printer = state_of(lab.client, lab.headers(), created["id"], "unauthorized")
     assert printer["state"]["state"] == "unauthorized"
     assert printer["state"]["detail"] == "OctoPrint refused the API key"
+    health = lab.client.get("/api/health").json()
+    assert health["status"] == "ok"  # a printer's trouble is not the service's
+    assert health["printers"] == [
+        {
+            "id": created["id"],
+            "name": "Ultimaker",
+            "state": "unauthorized",
+            "detail": "OctoPrint refused the API key",
+        }
+    ]
     fixed = lab.client.patch(
         f"/api/printers/{created['id']}",
         headers=lab.headers("admin"),
