@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, UploadFile, status
+from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from librarylab.deps import CurrentUser, SessionDep, SettingsDep
+from librarylab.errors import NotFound
+from librarylab.schemas import RecordId
 from printers import files
 from printers.files import TooLarge
 from printers.orm import PrintFile
 
 router = APIRouter(prefix="/api/print-files", tags=["print files"])
 CHUNK = 1 << 20
+PICTURE_MAX_MB = 10
 
 
 def file_out(record: PrintFile) -> dict[str, Any]:
@@ -25,6 +29,7 @@ def file_out(record: PrintFile) -> dict[str, Any]:
         "filename": record.filename,
         "size": record.size,
         "estimated_seconds": record.estimated_seconds,
+        "picture": f"/api/print-files/{record.id}/picture" if record.has_picture else None,
     }
 
 
@@ -33,16 +38,16 @@ def read_print_files(session: SessionDep, _user: CurrentUser) -> list[dict[str, 
     return [file_out(f) for f in files.list_files(session)]
 
 
-async def spool(file: StarletteUpload, folder: Path, max_mb: float) -> Path:
+async def spool(file: StarletteUpload, folder: Path, max_mb: float, field: str = "file") -> Path:
     """Stream an upload to ``folder``; refuse it (413) as soon as it passes the limit."""
-    upload = folder / "upload"
+    upload = folder / field
     limit = int(max_mb * 1024 * 1024)
     written = 0
     with upload.open("wb") as out:
         while chunk := await file.read(CHUNK):
             written += len(chunk)
             if written > limit:
-                raise TooLarge("The file is larger than {limit} MB.", "file", limit=f"{max_mb:g}")
+                raise TooLarge("The file is larger than {limit} MB.", field, limit=f"{max_mb:g}")
             out.write(chunk)
     return upload
 
@@ -54,9 +59,27 @@ async def create_print_file(
     settings: SettingsDep,
     _user: CurrentUser,
     name: Annotated[str | None, Form(max_length=120)] = None,
+    picture: UploadFile | None = None,
 ) -> dict[str, Any]:
+    """A G-code file (``file``) with an optional ``name`` and ``picture`` (PNG, JPEG, WebP)."""
     with tempfile.TemporaryDirectory() as folder:
         upload = await spool(file, Path(folder), settings.print_file_max_mb)
-        record = files.add_file(session, settings.data_dir, upload, file.filename or "", name)
+        photo = None
+        if picture is not None and picture.filename:
+            photo = await spool(picture, Path(folder), PICTURE_MAX_MB, "picture")
+        record = files.add_file(
+            session, settings.data_dir, upload, file.filename or "", name, photo
+        )
         session.commit()
     return file_out(record)
+
+
+@router.get("/{file_id}/picture", response_class=FileResponse)
+def read_picture(
+    file_id: RecordId, session: SessionDep, settings: SettingsDep, _user: CurrentUser
+) -> FileResponse:
+    record = files.get_file(session, file_id)
+    path = files.picture_path(settings.data_dir, record.id)
+    if not record.has_picture or not path.is_file():
+        raise NotFound("Print file {id} has no picture.", id=file_id)
+    return FileResponse(path, media_type="image/webp")

@@ -37,6 +37,7 @@ class PrintFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     estimated_seconds: Mapped[int | None] = mapped_column(Integer)
+    has_picture: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

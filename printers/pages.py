@@ -23,7 +23,7 @@ from librarylab.settings import Settings
 from librarylab.templating import gettext_for, render
 from printers import files, queue, service
 from printers.dispatcher import Dispatcher
-from printers.file_routes import spool
+from printers.file_routes import PICTURE_MAX_MB, spool
 from printers.jobs import OPEN
 from printers.model import PRINTING
 from printers.orm import PrintJob
@@ -192,10 +192,19 @@ async def upload_file(request: Request, session: SessionDep, _user: PageUser) ->
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise InvalidInput("Choose a G-code file to upload.", "file")
+            picture = form.get("picture")
             with tempfile.TemporaryDirectory() as folder:
                 spooled = await spool(upload, Path(folder), settings.print_file_max_mb)
+                photo = None
+                if isinstance(picture, UploadFile) and picture.filename:
+                    photo = await spool(picture, Path(folder), PICTURE_MAX_MB, "picture")
                 files.add_file(
-                    session, settings.data_dir, spooled, upload.filename, forms.text(form, "name")
+                    session,
+                    settings.data_dir,
+                    spooled,
+                    upload.filename,
+                    forms.text(form, "name"),
+                    photo,
                 )
     except DomainError as exc:
         session.rollback()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from PIL import Image
 
 from librarylab.app import create_app
 from tests.conftest import Lab, admin_headers, make_settings
@@ -71,3 +73,62 @@ def test_files_over_the_limit_are_refused(tmp_path: Path, sqlite_url: str) -> No
 
 def test_uploads_need_a_login(lab: Lab) -> None:
     assert upload(lab.client, {}, "boat.gcode", BOAT).status_code == 401
+
+
+def photo(fmt: str, size: tuple[int, int] = (1600, 1200)) -> bytes:
+    """A real image with a location in its EXIF data, as a phone would take it."""
+    image = Image.new("RGB", size, (230, 0, 126))
+    exif = Image.Exif()
+    exif[0x8825] = {2: (51.0, 13.0, 0.0)}  # GPSInfo: latitude
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif)
+    return out.getvalue()
+
+
+def test_a_picture_is_kept_small_and_without_its_metadata(lab: Lab) -> None:
+    response = lab.client.post(
+        "/api/print-files",
+        headers=lab.headers(),
+        data={"name": "Kleines Boot"},
+        files={
+            "file": ("boat.gcode", BOAT, "application/octet-stream"),
+            "picture": ("boot.jpg", photo("JPEG"), "image/jpeg"),
+        },
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["picture"] == f"/api/print-files/{created['id']}/picture"
+    shown = lab.client.get(created["picture"], headers=lab.headers())
+    assert shown.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(shown.content)) as stored:
+        assert max(stored.size) == 800
+        assert not stored.getexif()
+    without = upload(lab.client, lab.headers(), "keychain.gcode", BOAT).json()
+    assert without["picture"] is None
+    missing = lab.client.get(f"/api/print-files/{without['id']}/picture", headers=lab.headers())
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        b"GIF89a not really",
+        b"\x89PNG\r\n\x1a\n broken",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    ],
+)
+def test_a_picture_that_is_not_a_photo_refuses_the_whole_upload(
+    lab: Lab, tmp_path: Path, picture: bytes
+) -> None:
+    response = lab.client.post(
+        "/api/print-files",
+        headers=lab.headers(),
+        files={
+            "file": ("boat.gcode", BOAT, "application/octet-stream"),
+            "picture": ("boot.png", picture, "image/png"),
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "The picture must be a PNG, JPEG or WebP image."
+    assert lab.client.get("/api/print-files", headers=lab.headers()).json() == []
+    assert not list((tmp_path / "data" / "print-files").glob("*"))
