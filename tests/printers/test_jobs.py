@@ -18,6 +18,8 @@ def test_a_job_prints_to_the_end_and_waits_for_the_bed(lab: Lab, octoprint: Octo
     printer = add_printer(lab, octoprint)
     printer_reaches(lab, printer, "operational")
     boat = upload_file(lab.client, lab.headers(), gcode(1.5), "boat")
+    before = lab.client.get("/api/print-files", headers=lab.headers()).json()
+    assert before[0]["estimated_seconds"] is None
     created = lab.client.post(
         "/api/print-jobs", headers=lab.headers(), json={"file_id": boat, "printer_id": printer}
     )
@@ -40,5 +42,8 @@ def test_a_job_prints_to_the_end_and_waits_for_the_bed(lab: Lab, octoprint: Octo
         lab.client.get(f"/api/printers/{printer}", headers=lab.headers()).json()["bed_clear"]
         is False
     )
+    # The file had no slicer estimate: OctoPrint's analysis of the upload fills it in.
+    listed = lab.client.get("/api/print-files", headers=lab.headers()).json()
+    assert listed[0]["estimated_seconds"] is not None
     lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers())
     assert job_reaches(lab, job["id"], "done")["state"] == "done"
