@@ -29,6 +29,7 @@ from printers.jobs import ACTIVE, JobState, judge
 from printers.model import OPERATIONAL, Duty, Snapshot
 from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
+from printers.service import active_job
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
@@ -121,7 +122,7 @@ class Dispatcher:
     def _dispatch(self, printer_id: int, client: OctoPrintClient) -> None:
         with self._sessions() as session:
             printer = session.get(Printer, printer_id)
-            if printer is None or not printer.bed_clear or queue.active_job(session, printer_id):
+            if printer is None or not printer.bed_clear or active_job(session, printer_id):
                 return
             job = queue.claim_next(session, printer, self._clock())
             session.commit()

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from librarylab.errors import Conflict, InvalidInput, NotFound
 from printers.jobs import ACTIVE, ALLOWED, JobState, remote_name
 from printers.orm import JobEvent, Printer, PrintFile, PrintJob
-from printers.service import get_printer
+from printers.service import active_job, get_printer
 from stations.model import Kind
 from stations.orm import Station
 from visits.model import VisitStatus
@@ -168,14 +168,6 @@ def retry(session: Session, job: PrintJob) -> None:
     move(session, job, JobState.QUEUED, "retried by staff")
     job.assigned_printer_id = None
     session.flush()
-
-
-def active_job(session: Session, printer_id: int) -> PrintJob | None:
-    return session.scalars(
-        select(PrintJob).where(
-            PrintJob.assigned_printer_id == printer_id, PrintJob.state.in_(ACTIVE)
-        )
-    ).first()
 
 
 def open_jobs_on(session: Session, printer_id: int) -> Sequence[PrintJob]:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from librarylab.crypto import SecretBox
 from librarylab.errors import Conflict, InvalidInput, NotFound, reject_unknown_fields
 from printers.coordinator import Target
-from printers.orm import Printer
+from printers.jobs import ACTIVE
+from printers.orm import Printer, PrintJob
 from stations.model import Kind
 from stations.orm import Station
 
@@ -52,8 +53,24 @@ def update_printer(
     return printer
 
 
+def active_job(session: Session, printer_id: int) -> PrintJob | None:
+    """The job the printer is being sent or printing, if any."""
+    return session.scalars(
+        select(PrintJob).where(
+            PrintJob.assigned_printer_id == printer_id, PrintJob.state.in_(ACTIVE)
+        )
+    ).first()
+
+
 def delete_printer(session: Session, printer_id: int) -> None:
-    session.delete(get_printer(session, printer_id))
+    """Refused while a job is on the printer: that job could never be followed again."""
+    printer = get_printer(session, printer_id)
+    busy = active_job(session, printer_id)
+    if busy is not None:
+        raise Conflict(
+            "The printer is busy with job {job}; cancel the job first.", "id", job=busy.id
+        )
+    session.delete(printer)
     session.flush()
 
 

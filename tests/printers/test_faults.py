@@ -57,6 +57,9 @@ def test_cancel_stops_the_print_and_the_next_job_waits_for_the_bed(
     first = queue_job(lab, long_print, printer)
     second = queue_job(lab, long_print, printer)
     assert job_reaches(lab, first, "printing")["state"] == "printing"
+    busy = lab.client.delete(f"/api/printers/{printer}", headers=lab.headers("admin"))
+    assert busy.status_code == 409
+    assert busy.json()["detail"] == f"The printer is busy with job {first}; cancel the job first."
     # Cancelling a queued job never reaches the printer.
     third = queue_job(lab, long_print, printer)
     assert lab.client.post(f"/api/print-jobs/{third}/cancel", headers=lab.headers()).is_success
