@@ -23,9 +23,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarylab.database import exclusive
-from librarylab.errors import Conflict
+from librarylab.errors import Conflict, Problem
 from printers import queue
-from printers.jobs import ACTIVE, JobState, judge
+from printers.jobs import ACTIVE, JobState, judge, why
 from printers.model import OPERATIONAL, Duty, Snapshot
 from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
@@ -103,7 +103,11 @@ class Dispatcher:
                     queue.move(session, job, state, verdict.reason, self._clock())
                 session.commit()
                 log.info(
-                    "job %d on printer %d: %s (%s)", job.id, printer_id, job.state, verdict.reason
+                    "job %d on printer %d: %s (%s)",
+                    job.id,
+                    printer_id,
+                    job.state,
+                    verdict.reason.message,
                 )
                 if job.state is JobState.AWAITING_BED_CLEAR:
                     self._learn_estimate(session, job, client)
@@ -138,14 +142,17 @@ class Dispatcher:
             raw = client.status()
             if raw.connection != "Operational":
                 # Someone else's print, or not ready: that print may leave a part behind.
-                self._back(session, printer, job, f"OctoPrint is {raw.connection}", clear=False)
+                said = why("OctoPrint is busy: {detail}", raw.connection)
+                self._back(session, printer, job, said, clear=False)
                 return
             if not local.is_file():
-                self._fail(session, printer, job, "the demo file is missing from the data folder")
+                self._fail(
+                    session, printer, job, why("the demo file is missing from the data folder")
+                )
                 return
             client.upload(local, name)
         except PrinterError as exc:
-            self._back(session, printer, job, f"not sent: {exc}", clear=True)
+            self._back(session, printer, job, why("not sent: {detail}", str(exc)), clear=True)
             return
         try:
             client.start(name)
@@ -155,31 +162,33 @@ class Dispatcher:
             log.warning("job %d: no answer to the start command: %s", job.id, exc)
             return
         except Busy as exc:  # another print began in between: it may leave a part behind
-            self._back(session, printer, job, f"not started: {exc}", clear=False)
+            self._back(session, printer, job, why("not started: {detail}", str(exc)), clear=False)
             return
         except PrinterError as exc:
-            self._fail(session, printer, job, f"OctoPrint refused to start it: {exc}")
+            refused = why("OctoPrint refused to start it: {detail}", str(exc))
+            self._fail(session, printer, job, refused)
             return
-        queue.move(session, job, JobState.PRINTING, f"printing on {printer.name}", self._clock())
+        started = why("printing on {printer}", printer=printer.name)
+        queue.move(session, job, JobState.PRINTING, started, self._clock())
         session.commit()
         log.info("job %d: printing on printer %d", job.id, printer.id)
 
     def _back(
-        self, session: Session, printer: Printer, job: PrintJob, reason: str, *, clear: bool
+        self, session: Session, printer: Printer, job: PrintJob, reason: Problem, *, clear: bool
     ) -> None:
         """Nothing was started: the job returns to the queue."""
         queue.move(session, job, JobState.QUEUED, reason, self._clock())
         job.assigned_printer_id = None
         printer.bed_clear = clear
         session.commit()
-        log.info("job %d back in the queue: %s", job.id, reason)
+        log.info("job %d back in the queue: %s", job.id, reason.message)
 
-    def _fail(self, session: Session, printer: Printer, job: PrintJob, reason: str) -> None:
+    def _fail(self, session: Session, printer: Printer, job: PrintJob, reason: Problem) -> None:
         """Refused before printing: the bed is as clear as it was."""
         queue.move(session, job, JobState.FAILED, reason, self._clock())
         printer.bed_clear = True
         session.commit()
-        log.warning("job %d failed: %s", job.id, reason)
+        log.warning("job %d failed: %s", job.id, reason.message)
 
     def cancel(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
         """Cancel a job; one on a printer is cancelled on OctoPrint first (``client_for``
@@ -188,7 +197,7 @@ class Dispatcher:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
             if job.state not in ACTIVE or printer_id is None:
-                queue.cancel_waiting(session, job, "cancelled by staff")
+                queue.cancel_waiting(session, job, why("cancelled by staff"))
                 session.commit()
                 return job
         with self._guard(printer_id, wait=True), self._sessions() as session:
@@ -205,6 +214,6 @@ class Dispatcher:
                     raise Conflict(
                         "OctoPrint did not cancel the print: {reason}", reason=str(exc)
                     ) from None
-            queue.move(session, job, JobState.CANCELLED, "cancelled by staff", self._clock())
+            queue.move(session, job, JobState.CANCELLED, why("cancelled by staff"), self._clock())
             session.commit()
             return job

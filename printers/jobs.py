@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from librarylab.errors import Problem
 from printers.model import (
     DISCONNECTED,
     ERROR,
@@ -66,6 +67,13 @@ ACTIVE = frozenset({UP, PR})  # the printer is busy with the job
 OPEN = frozenset({Q, UP, PR, UNKNOWN})  # not settled yet
 
 
+def why(template: str, detail: str = "", **params: str) -> Problem:
+    """A reason for a transition: an English template (translated on the staff page) and its
+    values, each cut to a length the history can hold."""
+    values = {"detail": detail, **params} if detail or "{detail}" in template else params
+    return Problem("reason", template, {k: str(v)[:200] for k, v in values.items()})
+
+
 def remote_name(job_id: int, attempt: str) -> str:
     """The file name on OctoPrint: one per attempt of a job (``attempt`` is random), so what
     a printer does is matched to exactly one attempt, even across a reset database or a
@@ -78,7 +86,7 @@ class Verdict:
     """What a snapshot says about a job on that printer: the next states and why."""
 
     states: tuple[JobState, ...]
-    reason: str
+    reason: Problem
 
 
 def judge(
@@ -96,30 +104,31 @@ def judge(
     if printer in (OFFLINE, UNAUTHORIZED):
         if state is PR:
             return Verdict(
-                (UNKNOWN,), f"lost contact with OctoPrint during the print: {snapshot.detail}"
+                (UNKNOWN,),
+                why("lost contact with OctoPrint during the print: {detail}", snapshot.detail),
             )
         return None
     if printer in (ERROR, DISCONNECTED):
         if state in ACTIVE:
-            return Verdict((FAILED,), f"printer error: {snapshot.detail or printer}")
+            return Verdict((FAILED,), why("printer error: {detail}", snapshot.detail or printer))
         return None
     if ours and printer in (PRINTING, PAUSED, STALLED):
         if state is PR:
             return None
-        return Verdict((PR,), "OctoPrint is printing the job's file")
+        return Verdict((PR,), why("OctoPrint is printing the job's file"))
     if ours and printer == OPERATIONAL:
         if snapshot.progress is not None and snapshot.progress >= 100:
             walk = (PR, FIN, BED) if state is UP else (FIN, BED)
-            return Verdict(walk, "OctoPrint finished the print")
+            return Verdict(walk, why("OctoPrint finished the print"))
         if state is PR:
-            return Verdict((FAILED,), "the print was stopped on the printer")
+            return Verdict((FAILED,), why("the print was stopped on the printer"))
         return None
     if printer in (OPERATIONAL, PRINTING, PAUSED, STALLED):
         if state is PR:
-            return Verdict((UNKNOWN,), "OctoPrint no longer knows the job (restarted?)")
+            return Verdict((UNKNOWN,), why("OctoPrint no longer knows the job (restarted?)"))
         if state is UP and leftover:
             return Verdict(
                 (UNKNOWN,),
-                "the service stopped while sending the job; OctoPrint is not printing it",
+                why("the service stopped while sending the job; OctoPrint is not printing it"),
             )
     return None

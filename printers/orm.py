@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from librarylab.database import Base, UtcDateTime, str_enum
@@ -64,7 +64,8 @@ class PrintJob(Base):
     not_after: Mapped[datetime | None] = mapped_column(UtcDateTime())
     priority: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[JobState] = mapped_column(str_enum(JobState, 20), default=JobState.QUEUED)
-    reason: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(String(300), default="")  # why(): an English template
+    reason_params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     remote_name: Mapped[str | None] = mapped_column(String(80))  # of the current attempt
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -86,3 +87,4 @@ class JobEvent(Base):
     from_state: Mapped[JobState | None] = mapped_column(str_enum(JobState, 20))
     to_state: Mapped[JobState] = mapped_column(str_enum(JobState, 20))
     reason: Mapped[str] = mapped_column(String(300))
+    reason_params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from librarylab import forms
 from librarylab.accounts.orm import Role
 from librarylab.deps import AdminPageUser, PageUser, SessionDep
-from librarylab.errors import DomainError, InvalidInput
+from librarylab.errors import DomainError, InvalidInput, Problem
 from librarylab.schemas import RecordId
 from librarylab.settings import Settings
 from librarylab.templating import gettext_for, render
@@ -71,6 +71,9 @@ def _page(request: Request, session: Session, error: DomainError | None = None) 
             "names": {p.id: p.name for p in printers},
             "is_admin": getattr(request.state.user, "role", None) is Role.ADMIN,
             "open_states": OPEN,
+            "reason": lambda template, params: (
+                Problem("reason", template, dict(params or {})).translated(_) if template else ""
+            ),
             "error": error.translated(_) if error else None,
         },
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if error else status.HTTP_200_OK,

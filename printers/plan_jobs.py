@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printers import queue
-from printers.jobs import JobState
+from printers.jobs import JobState, why
 from printers.orm import PrintFile, PrintJob
 from stations.model import Kind
 from stations.orm import Station
@@ -68,12 +68,13 @@ def sync_visit(
         if job.state is not JobState.QUEUED:
             continue
         if job.group_id not in wanted:
-            queue.move(session, job, JobState.CANCELLED, "the group has no printing slot anymore")
+            gone = why("the group has no printing slot anymore")
+            queue.move(session, job, JobState.CANCELLED, gone)
             continue
         station_id, slot_index, start, end = wanted[job.group_id]
         chosen = pick_file(files, int((end - start).total_seconds()))
         if chosen is None:
-            queue.move(session, job, JobState.CANCELLED, "no demo file fits the new slot")
+            queue.move(session, job, JobState.CANCELLED, why("no demo file fits the new slot"))
             continue
         job.station_id, job.slot_index, job.file_id = station_id, slot_index, chosen.id
         job.group_name = names.get(job.group_id)

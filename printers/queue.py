@@ -16,8 +16,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from librarylab.errors import Conflict, InvalidInput, NotFound
-from printers.jobs import ACTIVE, ALLOWED, JobState, remote_name
+from librarylab.errors import Conflict, InvalidInput, NotFound, Problem
+from printers.jobs import ACTIVE, ALLOWED, JobState, remote_name, why
 from printers.orm import JobEvent, Printer, PrintFile, PrintJob
 from printers.service import active_job, get_printer
 from stations.model import Kind
@@ -37,7 +37,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def move(
-    session: Session, job: PrintJob, to: JobState, reason: str, now: datetime | None = None
+    session: Session, job: PrintJob, to: JobState, reason: Problem, now: datetime | None = None
 ) -> None:
     """One transition, only from the state the caller saw, with its history row."""
     now = now or _now()
@@ -49,14 +49,24 @@ def move(
     done = session.execute(
         update(PrintJob)
         .where(PrintJob.id == job.id, PrintJob.state == before)
-        .values(state=to, reason=reason[:300], updated_at=now)
+        .values(state=to, reason=reason.template, reason_params=reason.params, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Job {id} changed meanwhile; reload and try again.", "state", id=job.id)
-    for name, value in (("state", to), ("reason", reason[:300]), ("updated_at", now)):
+    changed = {"state": to, "reason": reason.template, "reason_params": reason.params}
+    for name, value in {**changed, "updated_at": now}.items():
         set_committed_value(job, name, value)
-    session.add(JobEvent(job_id=job.id, at=now, from_state=before, to_state=to, reason=reason))
+    session.add(
+        JobEvent(
+            job_id=job.id,
+            at=now,
+            from_state=before,
+            to_state=to,
+            reason=reason.template,
+            reason_params=reason.params,
+        )
+    )
     session.flush()
 
 
@@ -126,6 +136,7 @@ def create_job(
         priority=values.get("priority") or 0,
         state=JobState.QUEUED,
         reason="queued",
+        reason_params={},
         created_at=now,
         updated_at=now,
     )
@@ -133,7 +144,11 @@ def create_job(
         raise InvalidInput("not_after must be later than not_before.", "not_after")
     session.add(job)
     session.flush()
-    session.add(JobEvent(job_id=job.id, at=now, from_state=None, to_state=job.state, reason=""))
+    session.add(
+        JobEvent(
+            job_id=job.id, at=now, from_state=None, to_state=job.state, reason="", reason_params={}
+        )
+    )
     session.flush()
     return job
 
@@ -148,7 +163,7 @@ def check_printing_station(session: Session, station_id: int) -> None:
         )
 
 
-def cancel_waiting(session: Session, job: PrintJob, reason: str) -> None:
+def cancel_waiting(session: Session, job: PrintJob, reason: Problem) -> None:
     """Cancel a job the printer is not busy with (the dispatcher cancels active ones)."""
     if job.state in ACTIVE:
         raise Conflict("Job {id} is on a printer; it is cancelled there first.", id=job.id)
@@ -165,7 +180,7 @@ def retry(session: Session, job: PrintJob) -> None:
             id=job.id,
             state=job.state,
         )
-    move(session, job, JobState.QUEUED, "retried by staff")
+    move(session, job, JobState.QUEUED, why("retried by staff"))
     job.assigned_printer_id = None
     session.flush()
 
@@ -196,7 +211,7 @@ def bed_cleared(session: Session, printer_id: int, printing: bool) -> Printer:
             PrintJob.state == JobState.AWAITING_BED_CLEAR,
         )
     ):
-        move(session, job, JobState.DONE, "bed cleared by staff")
+        move(session, job, JobState.DONE, why("bed cleared by staff"))
     printer.bed_clear = True
     session.flush()
     return printer
@@ -216,14 +231,19 @@ def claim_next(session: Session, printer: Printer, now: datetime | None = None) 
         )
     waiting = select(PrintJob).where(PrintJob.state == JobState.QUEUED, target)
     for late in session.scalars(waiting.where(PrintJob.not_after <= now)):
-        move(session, late, JobState.CANCELLED, "its time window passed before a printer was free")
+        move(
+            session,
+            late,
+            JobState.CANCELLED,
+            why("its time window passed before a printer was free"),
+        )
     cancelled_visits = select(Visit.id).where(Visit.status == VisitStatus.CANCELLED)
     orphans = waiting.where(
         PrintJob.group_id.is_not(None),
         or_(PrintJob.visit_id.is_(None), PrintJob.visit_id.in_(cancelled_visits)),
     )
     for orphan in session.scalars(orphans):
-        move(session, orphan, JobState.CANCELLED, "its visit was cancelled or deleted")
+        move(session, orphan, JobState.CANCELLED, why("its visit was cancelled or deleted"))
     candidates = session.scalars(
         waiting.where(or_(PrintJob.not_before.is_(None), PrintJob.not_before <= now))
         .where(or_(PrintJob.not_after.is_(None), PrintJob.not_after > now))
@@ -242,7 +262,13 @@ def claim_next(session: Session, printer: Printer, now: datetime | None = None) 
     set_committed_value(printer, "bed_clear", False)
     for job in candidates:
         try:
-            move(session, job, JobState.UPLOADING, f"sending to {printer.name}", now)
+            move(
+                session,
+                job,
+                JobState.UPLOADING,
+                why("sending to {printer}", printer=printer.name),
+                now,
+            )
         except Conflict:
             continue  # cancelled meanwhile, or taken by another printer of the station
         job.assigned_printer_id = printer.id

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, Field
 
+from librarylab.errors import Problem
 from librarylab.schemas import PatchModel, StrictModel
 from printers.model import Snapshot
 from printers.orm import JobEvent, Printer, PrintJob
@@ -52,6 +53,10 @@ class PrintJobCreate(StrictModel):
     slot_index: int | None = Field(default=None, ge=0, le=1000)
 
 
+def explained(template: str, params: dict[str, str] | None) -> str:
+    return Problem("reason", template, dict(params or {})).message
+
+
 def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -60,7 +65,7 @@ def job_out(job: PrintJob, history: Sequence[JobEvent] | None = None) -> dict[st
     data: dict[str, Any] = {
         "id": job.id,
         "state": job.state.value,
-        "reason": job.reason,
+        "reason": explained(job.reason, job.reason_params),
         "file_id": job.file_id,
         "file_name": job.file.name,
         "printer_id": job.printer_id,
@@ -83,7 +88,7 @@ def job_out(job: PrintJob, history: Sequence[JobEvent] | None = None) -> dict[st
                 "at": _when(event.at),
                 "from": event.from_state.value if event.from_state else None,
                 "to": event.to_state.value,
-                "reason": event.reason,
+                "reason": explained(event.reason, event.reason_params),
             }
             for event in history
         ]

@@ -19,6 +19,7 @@ KEYWORDS = {
     "Conflict": None,
     "DomainError": None,
     "TooLarge": None,
+    "why": None,
     "Problem": (2,),
     "_parsed": (4,),
 }

@@ -84,3 +84,5 @@ def test_staff_run_the_print_corner_from_the_page(sqlite_lab: Lab, octoprint: Oc
     after = text_of(client.get("/printers"))
     assert "Bett räumen" in after
     assert "Bett ist frei" in after
+    assert "OctoPrint hat den Druck beendet" in after  # the job's history, in German
+    assert "druckt auf Prusa" in after

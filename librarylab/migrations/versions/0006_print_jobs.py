@@ -51,6 +51,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("reason_params", sa.JSON(), nullable=False),
         sa.Column("remote_name", sa.String(length=80), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -135,6 +136,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("reason_params", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["print_jobs.id"],
