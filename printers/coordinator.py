@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from printers.model import (
@@ -39,7 +39,7 @@ class Target:
     id: int
     name: str
     url: str
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line or a test's output
 
 
 @dataclass(frozen=True)

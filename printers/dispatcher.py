@@ -26,7 +26,7 @@ from librarylab.database import exclusive
 from librarylab.errors import Conflict, Problem
 from printers import queue
 from printers.jobs import ACTIVE, JobState, judge, why
-from printers.model import OPERATIONAL, Duty, Snapshot
+from printers.model import OPERATIONAL, PAUSED, PRINTING, STALLED, Duty, Snapshot
 from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
 from printers.service import active_job
@@ -99,8 +99,12 @@ class Dispatcher:
                 verdict = judge(job.state, job.remote_name, snapshot, leftover=True)
                 if verdict is None:
                     continue
-                for state in verdict.states:
-                    queue.move(session, job, state, verdict.reason, self._clock())
+                try:
+                    for state in verdict.states:
+                        queue.move(session, job, state, verdict.reason, self._clock())
+                except Conflict:  # staff settled it meanwhile: their word stands
+                    session.rollback()
+                    continue
                 session.commit()
                 log.info(
                     "job %d on printer %d: %s (%s)",
@@ -217,3 +221,50 @@ class Dispatcher:
             queue.move(session, job, JobState.CANCELLED, why("cancelled by staff"), self._clock())
             session.commit()
             return job
+
+    def bed_cleared(self, printer_id: int, snapshot: Snapshot | None) -> Printer:
+        """Staff confirm the bed is empty, while no step looks at the printer; refused while
+        OctoPrint says it prints (also paused or stalled)."""
+        printing = snapshot is not None and snapshot.state in (PRINTING, PAUSED, STALLED)
+        with self._guard(printer_id, wait=True), self._sessions() as session:
+            printer = queue.bed_cleared(session, printer_id, printing)
+            session.commit()
+            return printer
+
+    def retry(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
+        """Staff put a job back in the queue. An unclear job is retried only when its printer
+        answers and is not printing it, and has not finished it (that would print it twice)."""
+        with self._sessions() as session:
+            job = queue.get_job(session, job_id)
+            printer_id = job.assigned_printer_id
+            if job.state is not JobState.UNKNOWN or printer_id is None:
+                queue.retry(session, job)
+                session.commit()
+                return job
+        with self._guard(printer_id, wait=True), self._sessions() as session:
+            job = queue.get_job(session, job_id)
+            if job.state is JobState.UNKNOWN:
+                self._check_not_printing(job, client_for(printer_id))
+            queue.retry(session, job)
+            session.commit()
+            return job
+
+    def _check_not_printing(self, job: PrintJob, client: OctoPrintClient | None) -> None:
+        if client is None:
+            raise Conflict("The job's printer is not followed; try again in a moment.")
+        try:
+            raw = client.status()
+        except PrinterError:
+            raise Conflict(
+                "The printer does not answer, so job {id} may still be printing there; "
+                "retry when it answers.",
+                id=job.id,
+            ) from None
+        if raw.file == job.remote_name and (
+            raw.connection != "Operational" or (raw.completion or 0) >= 100
+        ):
+            raise Conflict(
+                "The printer is still printing job {id}, or has finished it; it is not "
+                "printed again.",
+                id=job.id,
+            )

@@ -11,7 +11,6 @@ from librarylab.schemas import RecordId
 from printers import queue
 from printers.dispatcher import Dispatcher
 from printers.jobs import JobState
-from printers.model import PRINTING
 from printers.schemas import PrintJobCreate, job_out, printer_out
 
 router = APIRouter(tags=["print jobs"])
@@ -67,8 +66,7 @@ def cancel_print_job(
 def retry_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> dict[str, Any]:
-    queue.retry(session, queue.get_job(session, job_id))
-    session.commit()
+    _dispatcher(request).retry(job_id, request.app.state.fleet.client)
     _changed(request)
     return read_print_job(job_id, session, _user)
 
@@ -79,8 +77,6 @@ def confirm_bed_cleared(
 ) -> dict[str, Any]:
     """Staff confirm the printer's bed is empty: it may take the next job."""
     snapshot = request.app.state.fleet.snapshot(printer_id)
-    printing = snapshot is not None and snapshot.state == PRINTING
-    printer = queue.bed_cleared(session, printer_id, printing)
-    session.commit()
+    printer = _dispatcher(request).bed_cleared(printer_id, snapshot)
     _changed(request)
     return printer_out(printer, snapshot)

@@ -108,9 +108,18 @@ def judge(
                 why("lost contact with OctoPrint during the print: {detail}", snapshot.detail),
             )
         return None
-    if printer in (ERROR, DISCONNECTED):
+    if printer == ERROR:
         if state in ACTIVE:
             return Verdict((FAILED,), why("printer error: {detail}", snapshot.detail or printer))
+        return None
+    if printer == DISCONNECTED:
+        # OctoPrint lost its serial line (or restarted and has not reconnected): the print
+        # may have ended either way, so the job is unclear rather than failed.
+        if state is PR or (state is UP and leftover):
+            detail = snapshot.detail or printer
+            return Verdict(
+                (UNKNOWN,), why("OctoPrint is not connected to the printer: {detail}", detail)
+            )
         return None
     if ours and printer in (PRINTING, PAUSED, STALLED):
         if state is PR:
@@ -122,6 +131,8 @@ def judge(
             return Verdict(walk, why("OctoPrint finished the print"))
         if state is PR:
             return Verdict((FAILED,), why("the print was stopped on the printer"))
+        if state is UP and leftover:  # started, then stopped while the service was away
+            return Verdict((UNKNOWN,), why("the print was stopped on the printer"))
         return None
     if printer in (OPERATIONAL, PRINTING, PAUSED, STALLED):
         if state is PR:

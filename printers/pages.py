@@ -25,7 +25,6 @@ from printers import files, queue, service
 from printers.dispatcher import Dispatcher
 from printers.file_routes import PICTURE_MAX_MB, spool
 from printers.jobs import OPEN
-from printers.model import PRINTING
 from printers.orm import PrintJob
 from stations.model import Kind
 from stations.orm import Station
@@ -123,13 +122,11 @@ def delete_printer(
 def bed_cleared(
     request: Request, printer_id: RecordId, session: SessionDep, _user: PageUser
 ) -> Response:
-    snapshot = request.app.state.fleet.snapshot(printer_id)
+    dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        queue.bed_cleared(session, printer_id, snapshot is not None and snapshot.state == PRINTING)
+        dispatcher.bed_cleared(printer_id, request.app.state.fleet.snapshot(printer_id))
     except DomainError as exc:
-        session.rollback()
         return _page(request, session, exc)
-    session.commit()
     _changed(request)
     return _see()
 
@@ -139,7 +136,7 @@ async def create_job(request: Request, session: SessionDep, _user: PageUser) -> 
     form = await request.form()
     try:
         kind, _sep, target = forms.text(form, "target").partition(":")
-        if kind not in ("printer", "station") or not target.isdigit():
+        if kind not in ("printer", "station") or not target.isascii() or not target.isdigit():
             raise InvalidInput("Choose a printer or a station for the job.", "target")
         not_before = None
         if forms.text(form, "not_before"):
@@ -177,12 +174,11 @@ def cancel_job(
 
 @router.post("/jobs/{job_id}/retry")
 def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: PageUser) -> Response:
+    dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        queue.retry(session, queue.get_job(session, job_id))
+        dispatcher.retry(job_id, request.app.state.fleet.client)
     except DomainError as exc:
-        session.rollback()
         return _page(request, session, exc)
-    session.commit()
     _changed(request)
     return _see()
 

@@ -14,7 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from librarylab.errors import InvalidInput
 
-FORMATS = {"PNG", "JPEG", "WEBP"}
+FORMATS = {"PNG", "JPEG", "MPO", "WEBP"}  # MPO: phone JPEGs with extra frames (first is used)
+MAX_PIXELS = 50_000_000  # decoding more would take gigabytes of memory
 MAX_SIDE = 800
 
 
@@ -24,6 +25,10 @@ def prepare(upload: Path) -> bytes:
         with Image.open(upload) as image:
             if image.format not in FORMATS:
                 raise InvalidInput("The picture must be a PNG, JPEG or WebP image.", "picture")
+            if image.width * image.height > MAX_PIXELS:
+                raise InvalidInput(
+                    "The picture has too many pixels (at most 50 megapixels).", "picture"
+                )
             upright = ImageOps.exif_transpose(image)
             upright.thumbnail((MAX_SIDE, MAX_SIDE))
             out = io.BytesIO()

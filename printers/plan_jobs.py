@@ -7,14 +7,16 @@ printer, or settled, are left alone (a group never gets a second demo print).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from librarylab.errors import Conflict
 from printers import queue
 from printers.jobs import JobState, why
 from printers.orm import PrintFile, PrintJob
@@ -67,18 +69,33 @@ def sync_visit(
         covered.add(job.group_id)
         if job.state is not JobState.QUEUED:
             continue
-        if job.group_id not in wanted:
-            gone = why("the group has no printing slot anymore")
-            queue.move(session, job, JobState.CANCELLED, gone)
-            continue
-        station_id, slot_index, start, end = wanted[job.group_id]
-        chosen = pick_file(files, int((end - start).total_seconds()))
+        # A printer may claim the job meanwhile: every change below is conditional on
+        # "still queued", and a job that left the queue is left alone.
+        chosen = None
+        if job.group_id in wanted:
+            station_id, slot_index, start, end = wanted[job.group_id]
+            chosen = pick_file(files, int((end - start).total_seconds()))
         if chosen is None:
-            queue.move(session, job, JobState.CANCELLED, why("no demo file fits the new slot"))
+            gone = (
+                why("no demo file fits the new slot")
+                if job.group_id in wanted
+                else why("the group has no printing slot anymore")
+            )
+            with contextlib.suppress(Conflict):
+                queue.move(session, job, JobState.CANCELLED, gone)
             continue
-        job.station_id, job.slot_index, job.file_id = station_id, slot_index, chosen.id
-        job.group_name = names.get(job.group_id)
-        job.not_before, job.not_after = start, end
+        queue.reschedule(
+            session,
+            job,
+            {
+                "station_id": station_id,
+                "slot_index": slot_index,
+                "file_id": chosen.id,
+                "group_name": names.get(job.group_id),
+                "not_before": start.astimezone(UTC),
+                "not_after": end.astimezone(UTC),
+            },
+        )
     for group_id, (station_id, slot_index, start, end) in sorted(wanted.items()):
         if group_id in covered:
             continue

@@ -7,6 +7,7 @@ dispatcher, can never both move the same job. Functions take a session and never
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -114,8 +115,15 @@ def create_job(
             "file_id",
             id=file_id,
         )
-    if printer_id is not None:
-        get_printer(session, printer_id)
+    if printer_id is not None and session.get(Printer, printer_id) is None:
+        raise InvalidInput(
+            "There is no printer with id {id}; GET /api/printers lists them.",
+            "printer_id",
+            id=printer_id,
+        )
+    priority = values.get("priority") or 0
+    if not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+        raise InvalidInput("The priority goes from -100 to 100.", "priority")
     if station_id is not None:
         check_printing_station(session, station_id)
     visit_id = values.get("visit_id")
@@ -133,7 +141,7 @@ def create_job(
         slot_index=values.get("slot_index"),
         not_before=_utc(values.get("not_before")),
         not_after=_utc(values.get("not_after")),
-        priority=values.get("priority") or 0,
+        priority=priority,
         state=JobState.QUEUED,
         reason="queued",
         reason_params={},
@@ -185,6 +193,21 @@ def retry(session: Session, job: PrintJob) -> None:
     session.flush()
 
 
+def reschedule(session: Session, job: PrintJob, values: Mapping[str, Any]) -> bool:
+    """Change a queued job's target, file or time; False when it left the queue meanwhile."""
+    done = session.execute(
+        update(PrintJob)
+        .where(PrintJob.id == job.id, PrintJob.state == JobState.QUEUED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        set_committed_value(job, name, value)
+    return True
+
+
 def open_jobs_on(session: Session, printer_id: int) -> Sequence[PrintJob]:
     """Jobs sent to this printer that are not settled: being sent, printing or unknown."""
     return session.scalars(
@@ -198,12 +221,27 @@ def open_jobs_on(session: Session, printer_id: int) -> Sequence[PrintJob]:
 
 
 def bed_cleared(session: Session, printer_id: int, printing: bool) -> Printer:
-    """Staff confirm the bed is empty: finished jobs are done, the printer may take the next."""
+    """Staff confirm the bed is empty: finished jobs are done, the printer may take the next.
+
+    Refused while a job is on the printer or unclear (it may still be printing there); the
+    caller holds the printer's dispatcher lock, so no step changes the printer meanwhile.
+    """
     printer = get_printer(session, printer_id)
-    busy = active_job(session, printer_id)
-    if busy is not None or printing:
+    if active_job(session, printer_id) is not None or printing:
         raise Conflict(
             "The printer is printing; confirm the bed after the print has ended.", "printer_id"
+        )
+    unclear = session.scalar(
+        select(PrintJob.id).where(
+            PrintJob.assigned_printer_id == printer_id, PrintJob.state == JobState.UNKNOWN
+        )
+    )
+    if unclear is not None:
+        raise Conflict(
+            "Job {id} is unclear and may still be printing: check the printer, then cancel or "
+            "retry that job before confirming the bed.",
+            "printer_id",
+            id=unclear,
         )
     for job in session.scalars(
         select(PrintJob).where(
@@ -230,20 +268,19 @@ def claim_next(session: Session, printer: Printer, now: datetime | None = None) 
             target, and_(PrintJob.printer_id.is_(None), PrintJob.station_id == printer.station_id)
         )
     waiting = select(PrintJob).where(PrintJob.state == JobState.QUEUED, target)
+    passed = why("its time window passed before a printer was free")
     for late in session.scalars(waiting.where(PrintJob.not_after <= now)):
-        move(
-            session,
-            late,
-            JobState.CANCELLED,
-            why("its time window passed before a printer was free"),
-        )
+        with contextlib.suppress(Conflict):  # settled meanwhile by someone else
+            move(session, late, JobState.CANCELLED, passed)
     cancelled_visits = select(Visit.id).where(Visit.status == VisitStatus.CANCELLED)
     orphans = waiting.where(
         PrintJob.group_id.is_not(None),
         or_(PrintJob.visit_id.is_(None), PrintJob.visit_id.in_(cancelled_visits)),
     )
+    gone = why("its visit was cancelled or deleted")
     for orphan in session.scalars(orphans):
-        move(session, orphan, JobState.CANCELLED, why("its visit was cancelled or deleted"))
+        with contextlib.suppress(Conflict):
+            move(session, orphan, JobState.CANCELLED, gone)
     candidates = session.scalars(
         waiting.where(or_(PrintJob.not_before.is_(None), PrintJob.not_before <= now))
         .where(or_(PrintJob.not_after.is_(None), PrintJob.not_after > now))

@@ -67,6 +67,13 @@ class Service:
     def staff_round(self, printer: int) -> None:
         """What staff do at the printer: take a finished print off and confirm the bed."""
         jobs = self.api("GET", "/api/print-jobs")
+        for job in jobs:
+            if job["state"] == "unknown":  # staff check the printer and let the job go
+                httpx2.post(
+                    f"{self.base}/api/print-jobs/{job['id']}/cancel",
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=10,
+                )
         busy = any(j["state"] in ("uploading", "printing") for j in jobs)
         if not busy and not self.api("GET", f"/api/printers/{printer}")["bed_clear"]:
             httpx2.post(

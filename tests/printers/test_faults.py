@@ -121,6 +121,10 @@ def test_octoprint_killed_mid_print_leaves_the_job_unknown_never_finished(
     assert lost["state"] == "unknown"
     assert lost["reason"].startswith("lost contact with OctoPrint")
     assert printer_reaches(lab, printer, "offline")["state"]["state"] == "offline"
+    # While OctoPrint is silent nobody knows whether it still prints: no retry, no bed.
+    retry = lab.client.post(f"/api/print-jobs/{job}/retry", headers=lab.headers())
+    assert retry.status_code == 409
+    assert "does not answer" in retry.json()["detail"]
     own_octoprint.start()
     assert printer_reaches(lab, printer, "operational")["state"]["state"] == "operational"
     time.sleep(3)
@@ -130,6 +134,14 @@ def test_octoprint_killed_mid_print_leaves_the_job_unknown_never_finished(
     remote = own_octoprint.api("GET", "/api/job")
     assert remote["state"] == "Operational"
     assert own_octoprint.prints_of(after["remote_name"]).get("success", 0) == 0
+    # Staff take over: the bed waits until the unclear job is settled; a retry prints it anew.
+    bed = lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers())
+    assert bed.status_code == 409
+    assert f"Job {job} is unclear" in bed.json()["detail"]
+    assert lab.client.post(f"/api/print-jobs/{job}/retry", headers=lab.headers()).is_success
+    assert lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers()).is_success
+    again = job_reaches(lab, job, "printing")
+    assert again["remote_name"] != after["remote_name"]  # a new attempt, under a new name
 
 
 def test_a_service_restarted_mid_print_follows_the_job_and_prints_nothing_twice(

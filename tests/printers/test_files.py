@@ -76,23 +76,26 @@ def test_uploads_need_a_login(lab: Lab) -> None:
 
 
 def photo(fmt: str, size: tuple[int, int] = (1600, 1200)) -> bytes:
-    """A real image with a location in its EXIF data, as a phone would take it."""
+    """A real image with a location in its EXIF data, as a phone would take it (MPO: a
+    JPEG with a second frame, as many phones write)."""
     image = Image.new("RGB", size, (230, 0, 126))
     exif = Image.Exif()
     exif[0x8825] = {2: (51.0, 13.0, 0.0)}  # GPSInfo: latitude
     out = io.BytesIO()
-    image.save(out, fmt, exif=exif)
+    extra = {"save_all": True, "append_images": [image.copy()]} if fmt == "MPO" else {}
+    image.save(out, fmt, exif=exif, **extra)
     return out.getvalue()
 
 
-def test_a_picture_is_kept_small_and_without_its_metadata(lab: Lab) -> None:
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO", "PNG"])
+def test_a_picture_is_kept_small_and_without_its_metadata(lab: Lab, fmt: str) -> None:
     response = lab.client.post(
         "/api/print-files",
         headers=lab.headers(),
         data={"name": "Kleines Boot"},
         files={
             "file": ("boat.gcode", BOAT, "application/octet-stream"),
-            "picture": ("boot.jpg", photo("JPEG"), "image/jpeg"),
+            "picture": ("boot.jpg", photo(fmt), "image/jpeg"),
         },
     )
     assert response.status_code == 201, response.text

@@ -70,7 +70,7 @@ def test_a_job_is_stored_with_its_history_and_listed_by_state(
     [
         ({}, 422, "Give either printer_id or station_id"),
         ({"printer_id": "P", "station_id": "S"}, 422, "Give either printer_id or station_id"),
-        ({"printer_id": 999}, 404, "no printer with id 999"),
+        ({"printer_id": 999}, 422, "no printer with id 999"),
         ({"station_id": "G"}, 422, "not a 3D-printing station"),
         ({"file_id": 999, "printer_id": "P"}, 422, "no print file with id 999"),
         ({"printer_id": "P", "not_before": "2026-12-03T11:25:00"}, 422, "timezone"),

@@ -21,7 +21,7 @@ S = JobState
         (S.PRINTING, "operational", OURS, 100.0, False, (S.FINISHED, S.AWAITING_BED_CLEAR)),
         (S.PRINTING, "operational", OURS, None, False, (S.FAILED,)),  # cancelled on OctoPrint
         (S.PRINTING, "error", None, None, False, (S.FAILED,)),
-        (S.PRINTING, "disconnected", None, None, False, (S.FAILED,)),
+        (S.PRINTING, "disconnected", None, None, False, (S.UNKNOWN,)),  # may have ended
         # OctoPrint restarted: the job vanished; never "finished".
         (S.PRINTING, "operational", None, None, False, (S.UNKNOWN,)),
         (S.PRINTING, "printing", OTHER, 10.0, False, (S.UNKNOWN,)),
@@ -41,6 +41,9 @@ S = JobState
         (S.UPLOADING, "operational", None, None, True, (S.UNKNOWN,)),
         (S.UPLOADING, "operational", None, None, False, None),
         (S.UPLOADING, "offline", None, None, True, None),
+        (S.UPLOADING, "operational", OURS, 37.0, True, (S.UNKNOWN,)),  # stopped meanwhile
+        (S.UPLOADING, "operational", OURS, None, False, None),  # being started right now
+        (S.UPLOADING, "disconnected", None, None, True, (S.UNKNOWN,)),
         # Unknown comes back only on evidence.
         (S.UNKNOWN, "printing", OURS, 60.0, False, (S.PRINTING,)),
         (S.UNKNOWN, "operational", OURS, 100.0, False, (S.FINISHED, S.AWAITING_BED_CLEAR)),

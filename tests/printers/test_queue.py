@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from librarylab import database
+from librarylab.errors import InvalidInput
 from printers import files, queue
 from printers.jobs import JobState
 from printers.orm import Printer, PrintJob
@@ -79,3 +81,10 @@ def test_jobs_of_a_past_slot_or_a_gone_visit_are_cancelled_not_printed(
             refreshed = queue.get_job(session, cancelled.id)
             assert refreshed.state is JobState.CANCELLED
             assert refreshed.reason == why
+
+
+def test_a_priority_out_of_range_is_refused(lab: Lab, tmp_path: Path) -> None:
+    with database.transaction(lab.sessions) as session:
+        printer, file_id = setup(session, tmp_path)
+        with pytest.raises(InvalidInput, match="priority goes from -100 to 100"):
+            job(session, file_id, printer, priority=1000)
