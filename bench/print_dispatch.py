@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,63 +24,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx2
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from printers.octoprint import OctoPrintClient
-from tests.librarylab.test_cli import LIBRARYLAB, _env, run
 from tests.printers.jobs import gcode
-from tests.services import OctoPrint, free_port, wait_for_port
+from tests.served import Served
+from tests.services import OctoPrint, free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class Service:
-    def __init__(self, folder: Path) -> None:
-        self.env = _env(folder, f"sqlite:///{folder / 'lab.sqlite3'}") | {
-            "LIBRARYLAB_MQTT_EMBEDDED_PORT": str(free_port())
-        }
-        assert run(["user", "add", "ada", "--role", "admin"], self.env, "bench-password-1\n")
-        self.token = run(["token", "create", "ada"], self.env).stdout.splitlines()[-1]
-        port = free_port()
-        self.process = subprocess.Popen(
-            [LIBRARYLAB, "serve", "--port", str(port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(port, timeout=30)
-        self.base = f"http://127.0.0.1:{port}"
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = httpx2.request(
-            method,
-            self.base + path,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=30,
-            **kwargs,
-        )
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
-
-    def usage(self) -> tuple[float, float]:
-        """CPU seconds used so far, and resident memory in MB."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / TICKS
-        rss = next(
-            int(line.split()[1]) / 1024
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS:")
-        )
-        return cpu, rss
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=15)
+def usage(pid: int) -> tuple[float, float]:
+    """CPU seconds a process used so far, and its resident memory in MB."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS
+    rss = next(
+        int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return cpu, rss
 
 
-def wait_state(service: Service, job_id: int, state: str, timeout: float = 60) -> dict[str, Any]:
+def wait_state(service: Served, job_id: int, state: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = service.api("GET", f"/api/print-jobs/{job_id}")
@@ -96,7 +61,7 @@ def at(job: dict[str, Any], state: str) -> datetime:
     return datetime.fromisoformat(next(e["at"] for e in job["history"] if e["to"] == state))
 
 
-def measure_dispatch(service: Service, printer: int, file_id: int, jobs: int) -> list[float]:
+def measure_dispatch(service: Served, printer: int, file_id: int, jobs: int) -> list[float]:
     """Seconds from queued to printing (the service's own timestamps), one job at a time."""
     seconds = []
     for _ in range(jobs):
@@ -125,15 +90,17 @@ def measure_direct(server: OctoPrint, local: Path, jobs: int) -> list[float]:
     return seconds
 
 
-def sample(service: Service, seconds: float) -> tuple[float, float]:
+def sample(service: Served, seconds: float) -> tuple[float, float]:
     """CPU % of one core and peak RSS (MB) over ``seconds``."""
-    cpu_before, _ = service.usage()
+    assert service.process is not None
+    pid = service.process.pid
+    cpu_before, _ = usage(pid)
     peak = 0.0
     started = time.monotonic()
     while time.monotonic() - started < seconds:
-        peak = max(peak, service.usage()[1])
+        peak = max(peak, usage(pid)[1])
         time.sleep(0.5)
-    cpu_after, rss = service.usage()
+    cpu_after, rss = usage(pid)
     return 100 * (cpu_after - cpu_before) / (time.monotonic() - started), max(peak, rss)
 
 
@@ -149,7 +116,8 @@ def main() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    service = Service(folder)
+    service = Served(folder, mqtt_embedded_port=str(free_port()))
+    service.start()
     try:
         short = folder / "short.gcode"
         short.write_bytes(gcode(0.25))

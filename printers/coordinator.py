@@ -134,6 +134,7 @@ class Coordinator:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # before the look: a wake-up during it means "look again"
             try:
                 snapshot = await self.poll()
             except Exception:  # a database hiccup must not end the printer's watch
@@ -143,7 +144,6 @@ class Coordinator:
             busy = snapshot.state in (PRINTING, OFFLINE) or (
                 job is not None and job["state"] in ("uploading", "printing")
             )
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wake.wait(),

@@ -1,0 +1,75 @@
+"""A real ``librarylab serve`` process on SQLite, for tests and benchmarks that need the
+whole service: killed with SIGKILL, restarted, driven over HTTP or in a browser."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from tests.librarylab.test_cli import LIBRARYLAB, _env, run
+from tests.services import free_port, wait_for_port
+
+PASSWORD = "served-password-1"
+
+
+class Served:
+    """The service in ``folder``, with an admin ``ada`` (password ``PASSWORD``) and a token."""
+
+    def __init__(self, folder: Path, **settings: str) -> None:
+        self.env = _env(folder, f"sqlite:///{folder / 'lab.sqlite3'}") | {
+            f"LIBRARYLAB_{name.upper()}": value for name, value in settings.items()
+        }
+        added = run(["user", "add", "ada", "--role", "admin"], self.env, PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        self.token = run(["token", "create", "ada"], self.env).stdout.splitlines()[-1]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = ""
+
+    def start(self) -> None:
+        port = free_port()
+        self.process = subprocess.Popen(
+            [LIBRARYLAB, "serve", "--port", str(port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, timeout=30)
+        self.base = f"http://127.0.0.1:{port}"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as a power cut would do."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None
+
+    def post(self, path: str, **kwargs: Any) -> httpx2.Response:
+        """A POST whose refusal is an answer, not a test failure."""
+        return httpx2.post(
+            self.base + path,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            **kwargs,
+        )
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = httpx2.request(
+            method,
+            self.base + path,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            **kwargs,
+        )
+        assert answer.status_code < 400, answer.text
+        return answer.json() if answer.content else None
