@@ -28,10 +28,11 @@ class Served:
         assert added.returncode == 0, added.stderr
         self.token = run(["token", "create", "ada"], self.env).stdout.splitlines()[-1]
         self.process: subprocess.Popen[bytes] | None = None
-        self.base = ""
+        self.port = free_port()  # kept across restarts, so open pages reconnect
+        self.base = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        port = free_port()
+        port = self.port
         self.process = subprocess.Popen(
             [LIBRARYLAB, "serve", "--port", str(port)],
             env=self.env,
@@ -39,7 +40,6 @@ class Served:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(port, timeout=30)
-        self.base = f"http://127.0.0.1:{port}"
 
     def kill(self) -> None:
         """SIGKILL: no shutdown at all, as a power cut would do."""

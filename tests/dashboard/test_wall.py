@@ -20,6 +20,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
 from tests.printers.jobs import gcode
+from tests.served import Served
 from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -360,3 +361,34 @@ def test_planned_demo_prints_run_on_real_printers_and_show_on_the_wall(
     for server in (octoprint, own_octoprint):
         assert octoprint.api_key not in page.content()
         assert server.api_key not in page.content()
+
+
+def test_the_wall_rides_out_a_service_restart(tmp_path: Path, browser_page: Page) -> None:
+    """The service is killed (SIGKILL) with a wall open and started again: the wall says it
+    lost the service, reconnects by itself and shows what staff changed after the restart."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    served = Served(tmp_path / "lab", mqtt_url=broker.url, mqtt_prefix="restart")
+    assert run(["demo"], served.env).returncode == 0
+    display = run(["display-token", "create", "Foyer"], served.env).stdout.splitlines()[-1]
+    served.start()
+    try:
+        page = browser_page
+        page.goto(f"{served.base}/wall?token={display}")
+        station = served.api("GET", "/api/stations")[0]
+        station_card(page, station["id"]).wait_for(timeout=10_000)
+        served.kill()
+        page.locator("#banner").wait_for(state="visible", timeout=10_000)
+        assert "Verbindung zum Dienst unterbrochen" in page.locator("#banner").inner_text()
+        served.start()
+        served.api(
+            "PATCH",
+            f"/api/stations/{station['id']}",
+            json={"status": "out_of_service", "status_reason": "Nach dem Neustart"},
+        )
+        card = station_card(page, station["id"]).and_(page.locator('[data-state="out_of_service"]'))
+        card.wait_for(timeout=15_000)
+        page.locator("#banner").wait_for(state="hidden", timeout=5_000)
+    finally:
+        served.stop()
+        broker.stop()

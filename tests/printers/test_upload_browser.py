@@ -30,9 +30,7 @@ def page() -> Iterator[Page]:
         browser.close()
 
 
-def test_staff_upload_a_demo_file_from_the_page(
-    served: Served, page: Page, tmp_path: Path
-) -> None:
+def test_staff_upload_a_demo_file_from_the_page(served: Served, page: Page, tmp_path: Path) -> None:
     page.goto(f"{served.base}/login")
     page.fill("input[name=name]", "ada")
     page.fill("input[name=password]", PASSWORD)
