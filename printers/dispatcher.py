@@ -81,8 +81,10 @@ class Dispatcher:
                 .where(PrintJob.assigned_printer_id == printer_id, PrintJob.state.in_(SHOWN))
                 .order_by(PrintJob.updated_at.desc(), PrintJob.id.desc())
             ).first()
+            bed_clear = bool(printer and printer.bed_clear)
             summary = None
-            if job is not None:
+            # A failed print matters until its bed is cleared; then the tile shows no job.
+            if job is not None and not (job.state is JobState.FAILED and bed_clear):
                 summary = {
                     "id": job.id,
                     "state": job.state.value,
@@ -91,7 +93,7 @@ class Dispatcher:
                     "group_id": job.group_id,
                     "group": job.group_name or (str(job.group_id) if job.group_id else None),
                 }
-            return Duty(bool(printer and printer.bed_clear), summary)
+            return Duty(bed_clear, summary)
 
     def _reconcile(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> None:
         with self._sessions() as session:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from librarylab import database
 from librarylab.errors import InvalidInput
 from printers import files, queue
-from printers.jobs import JobState
+from printers.dispatcher import Dispatcher
+from printers.jobs import JobState, why
 from printers.orm import Printer, PrintJob
 from tests.conftest import Lab
 from tests.printers.jobs import gcode
@@ -88,3 +89,19 @@ def test_a_priority_out_of_range_is_refused(lab: Lab, tmp_path: Path) -> None:
         printer, file_id = setup(session, tmp_path)
         with pytest.raises(InvalidInput, match="priority goes from -100 to 100"):
             job(session, file_id, printer, priority=1000)
+
+
+def test_the_wall_shows_a_failed_print_until_its_bed_is_cleared(lab: Lab, tmp_path: Path) -> None:
+    with database.transaction(lab.sessions) as session:
+        printer, file_id = setup(session, tmp_path)
+        failed = job(session, file_id, printer)
+        assert queue.claim_next(session, printer, NOW) is failed
+        queue.move(session, failed, JobState.FAILED, why("printer error: {detail}", "MINTEMP"))
+        printer_id = printer.id
+    dispatcher = Dispatcher(lab.engine, lab.sessions, tmp_path)
+    shown = dispatcher.duty(printer_id)
+    assert shown.bed_clear is False
+    assert shown.job is not None
+    assert (shown.job["id"], shown.job["state"]) == (failed.id, "failed")
+    dispatcher.bed_cleared(printer_id, None)
+    assert dispatcher.duty(printer_id).as_dict() == {"bed_clear": True, "job": None}
