@@ -20,9 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from librarylab.errors import Conflict, InvalidInput, NotFound, Problem
 from printers.jobs import ACTIVE, ALLOWED, JobState, remote_name, why
 from printers.orm import JobEvent, Printer, PrintFile, PrintJob
-from printers.service import active_job, get_printer
-from stations.model import Kind
-from stations.orm import Station
+from printers.service import active_job, check_printing_station, get_printer
 from visits.model import VisitStatus
 from visits.orm import Visit
 
@@ -159,16 +157,6 @@ def create_job(
     )
     session.flush()
     return job
-
-
-def check_printing_station(session: Session, station_id: int) -> None:
-    station = session.get(Station, station_id)
-    if station is None or station.kind is not Kind.PRINTING:
-        raise InvalidInput(
-            "Station {id} is not a 3D-printing station; GET /api/stations lists them.",
-            "station_id",
-            id=station_id,
-        )
 
 
 def cancel_waiting(session: Session, job: PrintJob, reason: Problem) -> None:

@@ -93,16 +93,21 @@ def _apply(session: Session, box: SecretBox, printer: Printer, values: Mapping[s
     if session.scalar(clash) is not None:
         raise Conflict("A printer named '{name}' already exists.", "name", name=name)
     if station_id is not None:
-        station = session.get(Station, station_id)
-        if station is None or station.kind is not Kind.PRINTING:
-            raise InvalidInput(
-                "Station {id} is not a 3D-printing station; GET /api/stations lists them.",
-                "station_id",
-                id=station_id,
-            )
+        check_printing_station(session, station_id)
     printer.name, printer.url, printer.station_id = name, url, station_id
     if values.get("api_key"):
         printer.api_key_sealed = box.seal(str(values["api_key"]))
+
+
+def check_printing_station(session: Session, station_id: int) -> None:
+    """Printers and print jobs belong to 3D-printing stations only."""
+    station = session.get(Station, station_id)
+    if station is None or station.kind is not Kind.PRINTING:
+        raise InvalidInput(
+            "Station {id} is not a 3D-printing station; GET /api/stations lists them.",
+            "station_id",
+            id=station_id,
+        )
 
 
 def targets(session: Session, box: SecretBox) -> list[Target]:
