@@ -104,17 +104,7 @@ class Coordinator:
                 offline_after=self.timing.offline_after,
             )
         else:
-            after = from_octoprint(
-                before,
-                connection=raw.connection,
-                error=raw.error,
-                file=raw.file,
-                completion=raw.completion,
-                print_time=raw.print_time,
-                print_time_left=raw.print_time_left,
-                temperatures=raw.temperatures,
-                now=now,
-            )
+            after = from_octoprint(before, raw, now)
         after = judged(after, now, self.timing.stall_after)
         if after.state != before.state:
             log.info(

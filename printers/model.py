@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,22 +43,25 @@ class Duty:
         return {"bed_clear": self.bed_clear, "job": self.job}
 
 
-def from_octoprint(
-    previous: Snapshot,
-    *,
-    connection: str,
-    error: str,
-    file: str | None,
-    completion: float | None,
-    print_time: int | None,
-    print_time_left: int | None,
-    temperatures: dict[str, tuple[float | None, float | None]],
-    now: datetime,
-) -> Snapshot:
+@dataclass(frozen=True)
+class RawStatus:
+    """What OctoPrint says, as it says it."""
+
+    connection: str  # "Operational", "Printing", "Closed", "Offline after error", …
+    error: str = ""
+    file: str | None = None
+    completion: float | None = None
+    print_time: int | None = None
+    print_time_left: int | None = None
+    temperatures: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+
+def from_octoprint(previous: Snapshot, raw: RawStatus, now: datetime) -> Snapshot:
     """A good read: OctoPrint's connection state in our words, with the progress clock."""
+    connection = raw.connection
     lowered = connection.lower()
     if "error" in lowered:
-        state, detail = ERROR, error or connection
+        state, detail = ERROR, raw.error or connection
     elif lowered.startswith("printing") or lowered in ("finishing", "starting", "cancelling"):
         state, detail = PRINTING, ""
     elif lowered.startswith("paus"):
@@ -67,17 +70,17 @@ def from_octoprint(
         state, detail = OPERATIONAL, ""
     else:
         state, detail = DISCONNECTED, connection
-    progress = round(completion, 1) if completion is not None else None
+    progress = round(raw.completion, 1) if raw.completion is not None else None
     moved = progress != previous.progress or previous.progress_since is None
     return Snapshot(
         state=state,
         detail=detail,
-        file=file,
+        file=raw.file,
         progress=progress,
-        elapsed_seconds=print_time,
-        left_seconds=print_time_left,
-        nozzle=temperatures.get("tool0"),
-        bed=temperatures.get("bed"),
+        elapsed_seconds=raw.print_time,
+        left_seconds=raw.print_time_left,
+        nozzle=raw.temperatures.get("tool0"),
+        bed=raw.temperatures.get("bed"),
         last_read=now,
         progress_since=now if moved else previous.progress_since,
     )

@@ -13,12 +13,13 @@ header, and octorest's bare ``RuntimeError("… (status)")`` and the network's e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 from octorest import OctoRest
+
+from printers.model import RawStatus
 
 DEFAULT_TIMEOUT = 3.0
 _STATUS = re.compile(r"\((\d{3})\)\s*$")
@@ -45,19 +46,6 @@ class Rejected(PrinterError):
         super().__init__(f"OctoPrint refused ({status}): {reason}")
         self.status = status
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class RawStatus:
-    """What OctoPrint says, as it says it."""
-
-    connection: str  # "Operational", "Printing", "Closed", "Offline after error", …
-    error: str = ""
-    file: str | None = None
-    completion: float | None = None
-    print_time: int | None = None
-    print_time_left: int | None = None
-    temperatures: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 class _TimedSession(requests.Session):

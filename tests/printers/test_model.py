@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from printers.model import Snapshot, after_failure, from_octoprint, judged
+from printers.model import RawStatus, Snapshot, after_failure, from_octoprint, judged
 
 NOW = datetime(2018, 4, 16, 11, 0, tzinfo=UTC)
 
@@ -19,17 +19,16 @@ def read(
     previous: Snapshot | None = None,
     at: datetime = NOW,
 ) -> Snapshot:
-    return from_octoprint(
-        previous or Snapshot(),
-        connection=connection,
+    raw = RawStatus(
+        connection,
         error=error,
         file="job-7.gcode",
         completion=completion,
         print_time=10,
         print_time_left=50,
         temperatures={"tool0": (210.0, 210.0)},
-        now=at,
     )
+    return from_octoprint(previous or Snapshot(), raw, at)
 
 
 @pytest.mark.parametrize(

@@ -28,18 +28,7 @@ JOBS = 4
 
 def look(client: OctoPrintClient) -> Snapshot:
     """A fresh snapshot, as a coordinator would take it."""
-    raw = client.status()
-    return from_octoprint(
-        Snapshot(),
-        connection=raw.connection,
-        error=raw.error,
-        file=raw.file,
-        completion=raw.completion,
-        print_time=raw.print_time,
-        print_time_left=raw.print_time_left,
-        temperatures=raw.temperatures,
-        now=datetime.now(UTC),
-    )
+    return from_octoprint(Snapshot(), client.status(), datetime.now(UTC))
 
 
 def idle(octoprint: OctoPrint, timeout: float = 30) -> None:
