@@ -48,6 +48,14 @@ def ready_printer(lab: Lab, octoprint: OctoPrint) -> int:
     return printer
 
 
+def printing(lab: Lab, octoprint: OctoPrint, content: bytes) -> tuple[int, int]:
+    """A ready printer printing a job of ``content``: (printer id, job id)."""
+    printer = ready_printer(lab, octoprint)
+    job = queue_job(lab, upload_file(lab.client, lab.headers(), content, "demo"), printer)
+    assert job_reaches(lab, job, "printing")["state"] == "printing"
+    return printer, job
+
+
 def test_cancel_stops_the_print_and_the_next_job_waits_for_the_bed(
     sqlite_lab: Lab, octoprint: OctoPrint
 ) -> None:
@@ -84,10 +92,7 @@ def test_a_firmware_error_fails_the_job_and_nothing_restarts_by_itself(
     sqlite_lab: Lab, own_octoprint: OctoPrint
 ) -> None:
     lab = sqlite_lab
-    printer = ready_printer(lab, own_octoprint)
-    file_id = upload_file(lab.client, lab.headers(), gcode(20), "long")
-    job = queue_job(lab, file_id, printer)
-    assert job_reaches(lab, job, "printing")["state"] == "printing"
+    printer, job = printing(lab, own_octoprint, gcode(20))
     own_octoprint.send("!!DEBUG:trigger_fatal_error_marlin")
     failed = job_reaches(lab, job, "failed")
     assert failed["state"] == "failed"
@@ -112,10 +117,7 @@ def test_octoprint_killed_mid_print_leaves_the_job_unknown_never_finished(
     sqlite_lab: Lab, own_octoprint: OctoPrint
 ) -> None:
     lab = sqlite_lab
-    printer = ready_printer(lab, own_octoprint)
-    file_id = upload_file(lab.client, lab.headers(), gcode(20), "long")
-    job = queue_job(lab, file_id, printer)
-    assert job_reaches(lab, job, "printing")["state"] == "printing"
+    printer, job = printing(lab, own_octoprint, gcode(20))
     own_octoprint.kill()
     lost = job_reaches(lab, job, "unknown", timeout=15)
     assert lost["state"] == "unknown"
@@ -149,10 +151,7 @@ def test_a_service_restarted_mid_print_follows_the_job_and_prints_nothing_twice(
 ) -> None:
     first_run = _lab(tmp_path, sqlite_url)
     lab = next(first_run)
-    printer = ready_printer(lab, octoprint)
-    file_id = upload_file(lab.client, lab.headers(), gcode(6), "boat")
-    job = queue_job(lab, file_id, printer)
-    assert job_reaches(lab, job, "printing")["state"] == "printing"
+    _printer, job = printing(lab, octoprint, gcode(6))
     token = lab.headers()
     with pytest.raises(StopIteration):
         next(first_run)  # the service stops; OctoPrint keeps printing
@@ -211,10 +210,7 @@ def quick_stall_lab(tmp_path: Path, sqlite_url: str) -> Iterator[Lab]:
 
 def test_a_stalled_print_is_detected(quick_stall_lab: Lab, own_octoprint: OctoPrint) -> None:
     lab = quick_stall_lab
-    printer = ready_printer(lab, own_octoprint)
-    file_id = upload_file(lab.client, lab.headers(), gcode(30), "long")
-    job = queue_job(lab, file_id, printer)
-    assert job_reaches(lab, job, "printing")["state"] == "printing"
+    printer, _job = printing(lab, own_octoprint, gcode(30))
     own_octoprint.send("!!DEBUG:go_awol")
     stalled = printer_reaches(lab, printer, "stalled", timeout=15)
     assert stalled["state"]["state"] == "stalled"
