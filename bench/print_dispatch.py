@@ -121,20 +121,9 @@ def main() -> None:
     try:
         short = folder / "short.gcode"
         short.write_bytes(gcode(0.25))
-        file_id = service.api(
-            "POST",
-            "/api/print-files",
-            files={"file": ("short.gcode", short.read_bytes(), "application/octet-stream")},
-        )["id"]
+        file_id = service.add_file(short.read_bytes(), "short.gcode")
         idle_cpu, idle_rss = sample(service, args.seconds)
-        printers = [
-            service.api(
-                "POST",
-                "/api/printers",
-                json={"name": f"P{i}", "url": s.url, "api_key": s.api_key},
-            )["id"]
-            for i, s in enumerate(servers)
-        ]
+        printers = [service.add_printer(s, f"P{i}") for i, s in enumerate(servers)]
         time.sleep(3)
         follow_cpu, follow_rss = sample(service, args.seconds)
 
@@ -143,11 +132,7 @@ def main() -> None:
 
         long_print = folder / "long.gcode"
         long_print.write_bytes(gcode(args.seconds + 20))
-        long_id = service.api(
-            "POST",
-            "/api/print-files",
-            files={"file": ("long.gcode", long_print.read_bytes(), "application/octet-stream")},
-        )["id"]
+        long_id = service.add_file(long_print.read_bytes(), "long.gcode")
         for printer in printers:
             service.api("POST", f"/api/printers/{printer}/bed-cleared")
             service.api("POST", "/api/print-jobs", json={"file_id": long_id, "printer_id": printer})

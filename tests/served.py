@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
-from tests.services import free_port, wait_for_port
+from tests.services import OctoPrint, free_port, wait_for_port
 
 PASSWORD = "served-password-1"
 
@@ -73,3 +73,19 @@ class Served:
         )
         assert answer.status_code < 400, answer.text
         return answer.json() if answer.content else None
+
+    def add_printer(self, octoprint: OctoPrint, name: str = "Prusa") -> int:
+        """Register ``octoprint`` as a printer; its id."""
+        body = {"name": name, "url": octoprint.url, "api_key": octoprint.api_key}
+        return int(self.api("POST", "/api/printers", json=body)["id"])
+
+    def add_file(self, content: bytes, filename: str = "boat.gcode", name: str = "") -> int:
+        """Upload a demo G-code file; its id."""
+        return int(
+            self.api(
+                "POST",
+                "/api/print-files",
+                data={"name": name} if name else {},
+                files={"file": (filename, content, "application/octet-stream")},
+            )["id"]
+        )

@@ -67,17 +67,8 @@ def test_staff_upload_a_demo_file_from_the_page(served: Served, page: Page, tmp_
 def test_the_page_follows_a_print_and_staff_confirm_the_bed(
     served: Served, page: Page, octoprint: OctoPrint
 ) -> None:
-    printer = served.api(
-        "POST",
-        "/api/printers",
-        json={"name": "Prusa", "url": octoprint.url, "api_key": octoprint.api_key},
-    )["id"]
-    file_id = served.api(
-        "POST",
-        "/api/print-files",
-        data={"name": "Kleines Boot"},
-        files={"file": ("boot.gcode", gcode(3), "application/octet-stream")},
-    )["id"]
+    printer = served.add_printer(octoprint)
+    file_id = served.add_file(gcode(3), "boot.gcode", "Kleines Boot")
     job = served.api("POST", "/api/print-jobs", json={"file_id": file_id, "printer_id": printer})
     log_in(served, page)
     row = page.locator(f'tr[data-job="{job["id"]}"]')

@@ -37,16 +37,8 @@ def test_killing_the_service_at_random_moments_loses_nothing_and_prints_nothing_
 ) -> None:
     service = Served(tmp_path, mqtt_enabled="false")
     service.start()
-    printer = service.api(
-        "POST",
-        "/api/printers",
-        json={"name": "Prusa", "url": octoprint.url, "api_key": octoprint.api_key},
-    )["id"]
-    file_id = service.api(
-        "POST",
-        "/api/print-files",
-        files={"file": ("boat.gcode", gcode(1.5), "application/octet-stream")},
-    )["id"]
+    printer = service.add_printer(octoprint)
+    file_id = service.add_file(gcode(1.5))
     ids = [
         service.api("POST", "/api/print-jobs", json={"file_id": file_id, "printer_id": printer})[
             "id"
