@@ -79,13 +79,13 @@ def measure_direct(server: OctoPrint, local: Path, jobs: int) -> list[float]:
     client = OctoPrintClient(server.url, server.api_key)
     seconds = []
     for number in range(jobs):
-        while client.status().connection != "Operational":
+        while not client.status().idle:
             time.sleep(0.05)
         started = time.perf_counter()
         client.upload(local, f"direct-{number}.gcode")
         client.start(f"direct-{number}.gcode")
         seconds.append(time.perf_counter() - started)
-    while client.status().connection != "Operational":
+    while not client.status().idle:
         time.sleep(0.05)
     return seconds
 

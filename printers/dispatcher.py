@@ -146,7 +146,7 @@ class Dispatcher:
         local = self._files_dir / f"{job.file_id}.gcode"
         try:
             raw = client.status()
-            if raw.connection != "Operational":
+            if not raw.idle:
                 # Someone else's print, or not ready: that print may leave a part behind.
                 said = why("OctoPrint is busy: {detail}", raw.connection)
                 self._back(session, printer, job, said, clear=False)
@@ -214,7 +214,7 @@ class Dispatcher:
                     raise Conflict("The job's printer is not followed; try again in a moment.")
                 try:
                     raw = client.status()
-                    if raw.file == job.remote_name and raw.connection != "Operational":
+                    if raw.file == job.remote_name and not raw.idle:
                         client.cancel()
                 except PrinterError as exc:
                     raise Conflict(
@@ -262,9 +262,7 @@ class Dispatcher:
                 "retry when it answers.",
                 id=job.id,
             ) from None
-        if raw.file == job.remote_name and (
-            raw.connection != "Operational" or (raw.completion or 0) >= 100
-        ):
+        if raw.file == job.remote_name and (not raw.idle or (raw.completion or 0) >= 100):
             raise Conflict(
                 "The printer is still printing job {id}, or has finished it; it is not "
                 "printed again.",

@@ -55,6 +55,11 @@ class RawStatus:
     print_time_left: int | None = None
     temperatures: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
+    @property
+    def idle(self) -> bool:
+        """Connected and doing nothing ("Operational")."""
+        return self.connection.lower() == "operational"
+
 
 def from_octoprint(previous: Snapshot, raw: RawStatus, now: datetime) -> Snapshot:
     """A good read: OctoPrint's connection state in our words, with the progress clock."""
@@ -66,7 +71,7 @@ def from_octoprint(previous: Snapshot, raw: RawStatus, now: datetime) -> Snapsho
         state, detail = PRINTING, ""
     elif lowered.startswith("paus"):
         state, detail = PAUSED, ""
-    elif lowered == "operational":
+    elif raw.idle:
         state, detail = OPERATIONAL, ""
     else:
         state, detail = DISCONNECTED, connection
