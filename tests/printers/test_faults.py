@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from librarylab import database
 from librarylab.app import create_app
 from printers import queue
+from printers.octoprint import OctoPrintClient
 from printers.orm import Printer
 from tests.conftest import Lab, _lab, make_settings
 from tests.printers.jobs import (
@@ -111,6 +112,35 @@ def test_a_firmware_error_fails_the_job_and_nothing_restarts_by_itself(
     assert retried.json()["state"] == "queued"
     lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers())
     assert job_reaches(lab, job, "printing")["state"] == "printing"
+
+
+def test_a_paused_print_started_by_hand_keeps_the_bed_unconfirmed(
+    sqlite_lab: Lab, own_octoprint: OctoPrint, tmp_path: Path
+) -> None:
+    lab = sqlite_lab
+    printer = add_printer(lab, own_octoprint)
+    assert printer_reaches(lab, printer, "operational")["state"]["state"] == "operational"
+    by_hand = tmp_path / "by-hand.gcode"
+    by_hand.write_bytes(gcode(20))
+    client = OctoPrintClient(own_octoprint.url, own_octoprint.api_key)
+    client.upload(by_hand, "by-hand.gcode")
+    client.start("by-hand.gcode")  # someone at the printer, not the service
+    own_octoprint.api("POST", "/api/job", json={"command": "pause", "action": "pause"})
+    assert printer_reaches(lab, printer, "paused")["state"]["state"] == "paused"
+    bed = lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers())
+    assert bed.status_code == 409  # a paused print is still on the bed
+    assert bed.json()["detail"].startswith("The printer is printing")
+
+
+def test_a_printer_disconnected_mid_print_leaves_the_job_unclear(
+    sqlite_lab: Lab, own_octoprint: OctoPrint
+) -> None:
+    lab = sqlite_lab
+    _printer, job = printing(lab, own_octoprint, gcode(20))
+    own_octoprint.api("POST", "/api/connection", json={"command": "disconnect"})
+    unclear = job_reaches(lab, job, "unknown")
+    assert unclear["reason"].startswith("OctoPrint is not connected to the printer")
+    assert "failed" not in states(unclear)
 
 
 def test_octoprint_killed_mid_print_leaves_the_job_unknown_never_finished(

@@ -105,3 +105,23 @@ def test_the_wall_shows_a_failed_print_until_its_bed_is_cleared(lab: Lab, tmp_pa
     assert (shown.job["id"], shown.job["state"]) == (failed.id, "failed")
     dispatcher.bed_cleared(printer_id, None)
     assert dispatcher.duty(printer_id).as_dict() == {"bed_clear": True, "job": None}
+
+
+def test_a_reschedule_leaves_a_job_alone_once_a_printer_took_it(lab: Lab, tmp_path: Path) -> None:
+    with database.transaction(lab.sessions) as session:
+        printer, file_id = setup(session, tmp_path)
+        taken = job(session, file_id, printer)
+        job_id = taken.id
+    with lab.sessions() as planner:
+        stale = queue.get_job(planner, job_id)  # the plan sync has read it as queued
+        with database.transaction(lab.sessions) as dispatcher:
+            claimer = dispatcher.get(Printer, printer.id)
+            assert claimer is not None
+            assert queue.claim_next(dispatcher, claimer, NOW) is not None
+        later = NOW + timedelta(hours=1)
+        assert queue.reschedule(planner, stale, {"not_before": later}) is False
+        planner.commit()
+    with lab.sessions() as session:
+        stored = queue.get_job(session, job_id)
+        assert stored.state is JobState.UPLOADING
+        assert stored.not_before is None
