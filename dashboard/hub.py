@@ -64,6 +64,11 @@ class Hub:
                 self._broadcast(("broker", self.broker()))
             await asyncio.sleep(1)
 
+    @property
+    def alive(self) -> bool:
+        """The tick runs (it expires heartbeats and notices a lost broker)."""
+        return self._ticker is not None and not self._ticker.done()
+
     def broker(self) -> dict[str, Any]:
         return {"connected": bool(self._broker_up), "since": self._broker_since.isoformat()}
 

@@ -1,4 +1,9 @@
-"""Liveness and readiness of the service and the systems it depends on."""
+"""Liveness and readiness of the service and every part of it that is switched on.
+
+``status`` is ``ok`` only when all enabled parts work; ``degraded`` names each part that
+does not and why (``problems``); ``error`` with 503 when the database is unreachable, since
+then nothing works. No address, URL or key ever appears here: the endpoint needs no login.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +17,62 @@ from librarylab.database import is_reachable
 
 router = APIRouter(prefix="/api", tags=["health"])
 
+# Printer states in which the print corner cannot use a registered printer.
+PRINTER_TROUBLE = frozenset({"offline", "unauthorized", "error", "disconnected", "stalled"})
+
 
 @router.get("/health")
 def read_health(request: Request) -> JSONResponse:
-    """200 when the database answers, 503 otherwise; needs no login (for monitors)."""
+    """200 ``ok`` or ``degraded``, 503 ``error`` when the database is unreachable; needs no
+    login (for monitors)."""
     database_ok = is_reachable(request.app.state.engine)
+    mqtt = _mqtt(request)
+    printers = _printers(request)
+    problems = _problems(request, database_ok, mqtt, printers)
+    verdict = "degraded" if problems else "ok"
+    if not database_ok:
+        verdict = "error"
     body: dict[str, Any] = {
-        "status": "ok" if database_ok else "error",
+        "status": verdict,
         "version": __version__,
         "database": "ok" if database_ok else "unreachable",
-        "mqtt": _mqtt(request),
-        "printers": _printers(request),
+        "mqtt": mqtt,
+        "printers": printers,
+        "problems": problems,
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
 
 
+def _problems(
+    request: Request, database_ok: bool, mqtt: dict[str, Any], printers: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Each enabled part that does not work, with the reason."""
+    problems: list[dict[str, str]] = []
+    if not database_ok:
+        problems.append({"component": "database", "detail": "the database does not answer"})
+    if mqtt["enabled"] and not mqtt["connected"]:
+        why = mqtt["last_error"] or "not connected yet"
+        problems.append({"component": "mqtt", "detail": f"{mqtt['broker']} broker: {why}"})
+    state = request.app.state
+    hub = getattr(state, "hub", None)
+    if hub is not None and not hub.alive:
+        problems.append({"component": "wall", "detail": "the wall's clock task has stopped"})
+    live = getattr(state, "live", None)
+    if live is not None and not live.alive:
+        problems.append({"component": "wall", "detail": "the live-state publisher has stopped"})
+    for printer in printers:
+        if printer["state"] in PRINTER_TROUBLE:
+            problems.append(
+                {
+                    "component": f"printer {printer['id']}",
+                    "detail": f"{printer['name']}: {printer['state']} ({printer['detail']})",
+                }
+            )
+    return problems
+
+
 def _printers(request: Request) -> list[dict[str, Any]]:
-    """Each followed printer's state and why (never its address or key); a printer's trouble
-    does not make the service unhealthy."""
+    """Each followed printer's state and why (never its address or key)."""
     fleet = getattr(request.app.state, "fleet", None)
     if fleet is None:
         return []
@@ -49,6 +92,6 @@ def _mqtt(request: Request) -> dict[str, Any]:
         "enabled": True,
         "broker": "external" if settings.mqtt_url.get_secret_value() else "embedded",
         "connected": bus.connected,
-        "last_error": bus.last_error or request.app.state.broker_problem,
+        "last_error": request.app.state.broker_problem or bus.last_error,
         "wall_pages": request.app.state.hub.pages,
     }

@@ -227,6 +227,11 @@ class LivePublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    @property
+    def alive(self) -> bool:
+        """The publishing task runs."""
+        return self._task is not None and not self._task.done()
+
     def changed(self) -> None:
         """Something staff did changed the lab: publish now (callable from any thread)."""
         if self._loop is not None and self._wake is not None and not self._loop.is_closed():

@@ -1,4 +1,9 @@
-"""Jinja2 rendering of staff pages in the reader's language."""
+"""Jinja2 rendering of staff pages in the reader's language.
+
+Each language has its own environment with its catalog installed as new-style gettext, so
+``_("%(n)s left", n=3)`` works in every template (values are filled in and escaped after
+translation), and macros see the same ``_`` as the page that calls them.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,12 @@ from librarylab.settings import LANGUAGES, Language, Settings
 
 ONE_YEAR = 365 * 24 * 3600
 
+Templates = dict[Language, Jinja2Templates]
 
-def make_templates(packages: Sequence[str]) -> Jinja2Templates:
-    """One environment that finds ``templates/`` in each of ``packages``."""
+
+def make_environment(packages: Sequence[str], language: Language) -> Environment:
+    """An environment that finds ``templates/`` in each of ``packages`` and speaks
+    ``language``."""
     env = Environment(
         loader=ChoiceLoader([PackageLoader(package) for package in packages]),
         autoescape=select_autoescape(("html", "xml")),
@@ -25,8 +33,18 @@ def make_templates(packages: Sequence[str]) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_null_translations()  # type: ignore[attr-defined]
-    return Jinja2Templates(env=env)
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language), newstyle=True
+    )
+    return env
+
+
+def make_templates(packages: Sequence[str]) -> Templates:
+    """One set of templates per language."""
+    return {
+        language: Jinja2Templates(env=make_environment(packages, language))
+        for language in LANGUAGES
+    }
 
 
 def request_language(request: Request) -> Language:
@@ -39,6 +57,7 @@ def request_language(request: Request) -> Language:
 
 
 def gettext_for(request: Request) -> Any:
+    """Plain gettext of the reader's language, for messages built in Python."""
     return translations(request_language(request)).gettext
 
 
@@ -47,22 +66,20 @@ def render(
 ) -> HTMLResponse:
     """Render ``template`` with the helpers every page uses; remember an explicit language."""
     language = request_language(request)
-    catalog = translations(language)
     settings: Settings = request.app.state.settings
-    templates: Jinja2Templates = request.app.state.templates
+    templates: Templates = request.app.state.templates
     values: dict[str, Any] = {
         "lang": language,
         "languages": LANGUAGES,
-        "gettext": catalog.gettext,
-        "ngettext": catalog.ngettext,
-        "_": catalog.gettext,
         "fmt": Formatter(language),
         "lab_name": settings.lab_name,
         "user": getattr(request.state, "user", None),
         "csrftoken": request.scope["csrftoken"],
     }
     values.update(context or {})
-    response = templates.TemplateResponse(request, template, values, status_code=status_code)
+    response = templates[language].TemplateResponse(
+        request, template, values, status_code=status_code
+    )
     if request.query_params.get("lang") == language:
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="lax")
     return response

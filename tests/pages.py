@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter, deque
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from httpx2 import Response
@@ -38,3 +43,48 @@ def text_of(response: Response) -> str:
 def error_of(response: Response) -> str:
     alert = BeautifulSoup(response.text, "html.parser").select_one("[role=alert]")
     return " ".join(alert.get_text(" ").split()) if alert else ""
+
+
+# Not pages: files, streams, and actions behind links.
+NOT_PAGES = ("/static/", "/logout", "/api/", "/wall/events", "/docs", "/openapi.json")
+NOT_PAGE_ENDINGS = (".csv", ".ics")
+
+
+def page_links(html: str) -> list[str]:
+    """The site's own page links on ``html`` (path and query, without ``lang=``)."""
+    out = []
+    for anchor in BeautifulSoup(html, "html.parser").select("a[href]"):
+        parts = urlsplit(str(anchor["href"]))
+        if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+            continue
+        if parts.path.startswith(NOT_PAGES) or parts.path.endswith(NOT_PAGE_ENDINGS):
+            continue
+        query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("lang="))
+        out.append(parts.path + (f"?{query}" if query else ""))
+    return out
+
+
+def crawl(get: Callable[[str], Response], start: list[str], language: str) -> dict[str, Response]:
+    """Every page reachable by links from ``start``, read in ``language`` (the caller has set
+    the language cookie); path → answer.
+
+    Pages that differ only in numbers (visit 3, visit 4; month after month) are read a few
+    times each, so the calendar's "next month" does not lead on forever. Every page must
+    answer below 500 and be written in ``language``.
+    """
+    seen: dict[str, Response] = {}
+    shapes: Counter[str] = Counter()
+    todo = deque(start)
+    while todo:
+        path = todo.popleft()
+        shape = re.sub(r"\d+", "N", path)
+        if path in seen or shapes[shape] >= 3:
+            continue
+        shapes[shape] += 1
+        page = get(path)
+        assert page.status_code < 500, f"{path} ({language}): {page.status_code} {page.text}"
+        seen[path] = page
+        if "text/html" in page.headers.get("content-type", ""):
+            assert f'<html lang="{language}">' in page.text, path
+            todo.extend(link for link in page_links(page.text) if link not in seen)
+    return seen

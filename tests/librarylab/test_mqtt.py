@@ -76,6 +76,10 @@ def test_wrong_credentials_show_in_health(tmp_path: Path, sqlite_url: str) -> No
         assert mqtt["connected"] is False
         assert "not authorized" in mqtt["last_error"].lower()
         assert "wrong-password" not in health.text
+        assert (health.status_code, health.json()["status"]) == (200, "degraded")
+        [problem] = health.json()["problems"]
+        assert problem["component"] == "mqtt"
+        assert "not authorized" in problem["detail"].lower()
     finally:
         guarded.stop()
 
@@ -114,7 +118,9 @@ def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: s
     app = create_app(settings)
     with TestClient(app) as client:
         wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
-        assert client.get("/api/health").json()["mqtt"]["broker"] == "embedded"
+        health = client.get("/api/health").json()
+        assert (health["status"], health["mqtt"]["broker"]) == ("ok", "embedded")
+        assert health["problems"] == []
         headers = admin_headers(app)
         listener = Recorder(f"mqtt://127.0.0.1:{port}", "t3/#")
         try:
@@ -153,3 +159,5 @@ def test_a_taken_embedded_port_leaves_the_service_up_and_says_why(
     assert health.status_code == 200
     assert health.json()["mqtt"]["connected"] is False
     assert f"127.0.0.1:{port}" in health.json()["mqtt"]["last_error"]
+    assert health.json()["status"] == "degraded"
+    assert f"127.0.0.1:{port}" in health.json()["problems"][0]["detail"]

@@ -12,6 +12,7 @@ import httpx2
 import pytest
 
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
+from tests.librarylab.test_mqtt import wait_until
 from tests.services import free_port, wait_for_port
 
 
@@ -47,7 +48,8 @@ def test_first_start_creates_an_admin_once_and_logs_no_secrets(
 ) -> None:
     log = tmp_path / "serve.log"
     with serving(fresh_env, log) as base:
-        assert httpx2.get(f"{base}/api/health").json()["status"] == "ok"
+        # Every part up, the embedded broker too, once the bus has connected.
+        wait_until(lambda: httpx2.get(f"{base}/api/health").json()["status"] == "ok")
         match = re.search(r"one-time password\s+(\S+)", log.read_text())
         assert match, log.read_text()
         password = match.group(1)

@@ -84,7 +84,14 @@ def test_a_wrong_api_key_is_said_plainly(lab: Lab, octoprint: OctoPrint) -> None
     assert printer["state"]["state"] == "unauthorized"
     assert printer["state"]["detail"] == "OctoPrint refused the API key"
     health = lab.client.get("/api/health").json()
-    assert health["status"] == "ok"  # a printer's trouble is not the service's
+    # The print corner cannot use it: the service is degraded, and says which printer and why.
+    assert health["status"] == "degraded"
+    assert health["problems"] == [
+        {
+            "component": f"printer {created['id']}",
+            "detail": "Ultimaker: unauthorized (OctoPrint refused the API key)",
+        }
+    ]
     assert health["printers"] == [
         {
             "id": created["id"],
