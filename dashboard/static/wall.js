@@ -33,6 +33,7 @@
         // One station changed: redraw its card alone (a busy wall gets many of these).
         if (value && !renderStationCard(value, new Date())) renderStations(new Date());
         else if (!value) renderStations(new Date());
+        fit();
         return;
       }
       lastData = new Date(); render();
@@ -78,7 +79,7 @@
     const where = (slot, gid) => slot ? (slot.assignments.find((a) => a.group_id === gid) || null) : null;
     const cards = rotation.groups.map((g) => {
       const here = where(current, g.id), there = where(following, g.id);
-      return `<div class="group" data-group="${esc(g.name)}"><div class="name">${esc(t.group)} ${esc(g.name)} <small>(${g.size})</small></div>` +
+      return `<div class="group" data-group="${esc(g.name)}"><div class="name">${esc(t.group)} ${esc(g.name)}&nbsp;<small>(${g.size})</small></div>` +
         `<div class="now">${esc(t.now)}: ${here ? esc(here.station) : "—"}</div>` +
         `<div class="next">${esc(t.next)}: ${there ? esc(there.station) : "—"}</div></div>`;
     }).join("");
@@ -102,7 +103,7 @@
       const age = Math.round((now - new Date(s.last_seen)) / 1000);
       detail = esc(t.last_seen.replace("{age}", age));
     }
-    return `<div class="station kind-${esc(s.kind)}" data-station="${s.id}" data-state="${st}"><div>${esc(s.name)}<small>${esc(t[s.kind] || s.kind)}${detail ? " · " + detail : ""}</small></div><div class="state ${st}">${esc(t[st])}</div></div>`;
+    return `<div class="station kind-${esc(s.kind)}" data-station="${s.id}" data-state="${st}"><div class="what">${esc(s.name)}</div><div class="state ${st}">${esc(t[st])}</div><small>${esc(t[s.kind] || s.kind)}${detail ? " · " + detail : ""}</small></div>`;
   }
 
   function renderStationCard(s, now) {
@@ -162,12 +163,41 @@
     else banner.hidden = true;
   }
 
+  // The wall fits its screen. Each region (.fit) shows its tiles at the largest scale --s, at
+  // most 1, at which nothing reaches past the region; wall.css sizes everything in it from --s.
+  // The search runs when the screen or the number of elements changes, or something spills.
+  const SMALLEST = 0.3;
+  let fitted = "";
+  const spills = (box) => box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1;
+
+  function fitRegion(box) {
+    box.style.setProperty("--s", "1");
+    if (!spills(box)) return;
+    let lo = SMALLEST, hi = 1;
+    for (let step = 0; step < 8; step++) {
+      const mid = (lo + hi) / 2;
+      box.style.setProperty("--s", mid.toFixed(4));
+      if (spills(box)) hi = mid; else lo = mid;
+    }
+    box.style.setProperty("--s", lo.toFixed(4));
+  }
+
+  function fit() {
+    const regions = [...document.querySelectorAll(".fit")];
+    const shape = [innerWidth, innerHeight, ...regions.map((r) => r.getElementsByTagName("*").length)].join(" ");
+    if (shape === fitted && !regions.some(spills)) return;
+    fitted = shape;
+    regions.forEach(fitRegion);  // in page order: in portrait the stations get what the rest leaves
+  }
+
   function render() {
     const now = new Date();
     $("clock").textContent = hhmm(now);
     renderVisit(); renderRotation(now); renderStations(now); renderPrinters(now); renderBanner(now);
+    fit();
   }
 
+  addEventListener("resize", fit);
   setInterval(render, 1000);
   connect();
   render();
