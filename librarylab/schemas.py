@@ -39,6 +39,9 @@ HHMM = Annotated[
     time,
     BeforeValidator(_clock),
     PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}
+    ),
 ]
 
 
