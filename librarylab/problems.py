@@ -24,7 +24,6 @@ detail as a short HTML page instead; the pages' own redirects are not errors and
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -42,8 +41,6 @@ from starlette.routing import Match
 from librarylab.deps import admin_user, optional_user
 from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
 from librarylab.templating import gettext_for
-
-log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 ABOUT_BLANK = "about:blank"

@@ -5,8 +5,8 @@ and an admin token, and runs all its phases (examples, coverage, fuzzing, statef
 every check but ``positive_data_acceptance`` (a schema-valid request may still break a
 business rule, e.g. a second station of the same name). Every status, content type, body
 and ``Allow`` header must be as documented, and a request the document forbids must be
-refused. Generation is deterministic (Hypothesis derandomized, no example database), so every run
-sends the same cases.
+refused. Generation is deterministic (Hypothesis derandomized, no example database), so
+every run on the same day sends the same cases (the demo program is laid around today).
 
 Nothing is excluded: the API has no operation that would break the instance for the rest
 of the run (tokens are managed on the command line only), and the wall's event stream,
