@@ -8,6 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import DataError, IntegrityError
 
 from librarylab.app import create_app
 from librarylab.problems import MEDIA_TYPE, field_name
@@ -158,6 +159,28 @@ def test_a_failure_answers_without_its_trace(tmp_path: Path, sqlite_url: str) ->
     assert "secret" not in response.text
     assert "Traceback" not in response.text
     assert "RuntimeError" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (IntegrityError("INSERT …", {}, Exception("UNIQUE")), 409, "/problems/conflict"),
+        (DataError("INSERT …", {}, Exception("NUL")), 422, "/problems/rule-broken"),
+    ],
+)
+def test_what_the_database_refuses_is_a_problem_too(
+    tmp_path: Path, sqlite_url: str, error: Exception, status: int, kind: str
+) -> None:
+    app = create_app(make_settings(tmp_path, sqlite_url))
+
+    def store() -> None:
+        raise error
+
+    app.add_api_route("/api/store", store, methods=["POST"])
+    with TestClient(app) as client:
+        body = problem(client.post("/api/store"), status)
+    assert body["type"] == kind
+    assert "INSERT" not in body["detail"]
 
 
 def test_pages_answer_browsers_in_html(sqlite_lab: Lab) -> None:
