@@ -8,11 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from dashboard import pages as wall_pages
@@ -26,9 +27,9 @@ from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
-from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound
 from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
+from librarylab.problems import add_problem_handlers, describe_problems
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
 from printers import file_routes as print_file_routes
@@ -39,7 +40,6 @@ from printers import routes as printer_routes
 from printers import service as printer_service
 from printers.coordinator import Fleet, Target, Timing
 from printers.dispatcher import Dispatcher
-from printers.files import TooLarge
 from printers.model import Duty, Snapshot
 from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
@@ -51,12 +51,11 @@ from visits import routes as visit_routes
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "librarylab_session"
 TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "printers", "dashboard")
-
-_STATUS_OF = {
-    TooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
-    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    NotFound: status.HTTP_404_NOT_FOUND,
-    Conflict: status.HTTP_409_CONFLICT,
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "The database is unreachable (the same report as 200).",
+        "content": {"application/json": {"schema": {}}},
+    }
 }
 
 
@@ -141,8 +140,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
+    app.include_router(health.router, responses=HEALTH_RESPONSES)
     for router in (
-        health.router,
         station_routes.router,
         visit_routes.router,
         plan_routes.router,
@@ -170,6 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
         name="static",
     )
     _add_error_handlers(app)
+    describe_problems(app)
 
     secret = settings.secret_key.get_secret_value()
     app.add_middleware(CSRFMiddleware, signing_secret=secret, cookie_secure=settings.cookie_secure)
@@ -229,32 +229,7 @@ def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | Non
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DomainError)
-        code = _STATUS_OF.get(type(exc), status.HTTP_400_BAD_REQUEST)
-        body = {
-            "detail": exc.message,
-            "field": exc.field,
-            "fixes": [fix.message for fix in exc.fixes],
-        }
-        return JSONResponse(body, status_code=code)
-
-    @app.exception_handler(IntegrityError)
-    async def integrity_error(_request: Request, _exc: Exception) -> Response:
-        # Two requests raced past the same uniqueness check; the database kept one.
-        return JSONResponse(
-            {"detail": "The change clashes with data stored meanwhile; reload and try again."},
-            status_code=status.HTTP_409_CONFLICT,
-        )
-
-    @app.exception_handler(DataError)
-    async def data_error(_request: Request, _exc: Exception) -> Response:
-        # A value the database cannot hold (e.g. a NUL character) that the rules let through.
-        return JSONResponse(
-            {"detail": "A value cannot be stored (out of range or with control characters)."},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+    add_problem_handlers(app)
 
     @app.exception_handler(RedirectTo)
     async def redirect(_request: Request, exc: Exception) -> Response:

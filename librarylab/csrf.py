@@ -10,10 +10,10 @@ cookie-authenticated multipart post without the header is refused here with a cl
 
 from __future__ import annotations
 
-import json
-
 from asgi_csrf import asgi_csrf
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from librarylab.problems import MEDIA_TYPE, ProblemDetails
 
 # A person posting a form without a session yet (the login form) is protected too.
 ALWAYS_PROTECT = {"/login"}
@@ -21,10 +21,16 @@ ALWAYS_PROTECT = {"/login"}
 
 async def _refuse(scope: Scope, send: Send, _message_id: object) -> None:
     if scope["path"].startswith("/api/"):
-        body = json.dumps(
-            {"detail": "CSRF check failed: send the x-csrftoken header or a bearer token."}
-        ).encode()
-        content_type = b"application/json"
+        body = (
+            ProblemDetails(
+                title="Forbidden",
+                status=403,
+                detail="CSRF check failed: send the x-csrftoken header or a bearer token.",
+            )
+            .model_dump_json()
+            .encode()
+        )
+        content_type = MEDIA_TYPE.encode()
     else:
         body = (
             b"<!doctype html><meta charset=utf-8><title>403</title>"

@@ -2,6 +2,7 @@
 
     DomainError            -> 400
      ├── InvalidInput      -> 422  (the message says what to fix)
+     │    └── TooLarge     -> 413  (an upload over its limit)
      ├── NotFound          -> 404
      └── Conflict          -> 409  (e.g. a name that must be unique is taken)
 
@@ -70,6 +71,10 @@ def reject_unknown_fields(changes: Iterable[str], editable: Iterable[str]) -> No
         raise InvalidInput(
             "These fields cannot be changed: {fields}.", fields=", ".join(sorted(unknown))
         )
+
+
+class TooLarge(InvalidInput):
+    """An upload passes its size limit."""
 
 
 class NotFound(DomainError):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, datetime, time
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Path
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,7 +39,55 @@ HHMM = Annotated[
     time,
     BeforeValidator(_clock),
     PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}
+    ),
 ]
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(value: Any) -> date:
+    """Only "YYYY-MM-DD" text (or a plain date): numbers would pass as Unix times."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError('not a valid date: use "YYYY-MM-DD", e.g. "2018-02-15"')
+
+
+# Days travel as "YYYY-MM-DD", in bodies and in query parameters.
+Day = Annotated[date, BeforeValidator(_day)]
+
+
+def _moment_text(value: Any) -> Any:
+    """Only ISO 8601 text (or a datetime): numbers would pass as Unix times."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError('use a time with its UTC offset, e.g. "2026-12-03T11:25:00+01:00"')
+
+
+# A moment sent to the API: ISO 8601 text with its UTC offset.
+Moment = Annotated[AwareDatetime, BeforeValidator(_moment_text)]
+
+# Moments travel as ISO 8601 with their UTC offset, as Python writes them
+# ("2026-12-03T10:25:00+00:00").
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class OutModel(BaseModel):
+    """A response shape, so the OpenAPI document shows what the API answers; without the
+    input rules of :class:`StrictModel` (stored text is shown as it is)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 # Control characters other than tab and line breaks (PostgreSQL refuses NUL outright).

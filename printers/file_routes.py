@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, UploadFile, status
 from fastapi.responses import FileResponse
@@ -16,25 +16,26 @@ from librarylab.schemas import RecordId
 from printers import files
 from printers.files import TooLarge
 from printers.orm import PrintFile
+from printers.schemas import PrintFileOut
 
 router = APIRouter(prefix="/api/print-files", tags=["print files"])
 CHUNK = 1 << 20
 PICTURE_MAX_MB = 10
 
 
-def file_out(record: PrintFile) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name,
-        "filename": record.filename,
-        "size": record.size,
-        "estimated_seconds": record.estimated_seconds,
-        "picture": f"/api/print-files/{record.id}/picture" if record.has_picture else None,
-    }
+def file_out(record: PrintFile) -> PrintFileOut:
+    return PrintFileOut(
+        id=record.id,
+        name=record.name,
+        filename=record.filename,
+        size=record.size,
+        estimated_seconds=record.estimated_seconds,
+        picture=f"/api/print-files/{record.id}/picture" if record.has_picture else None,
+    )
 
 
 @router.get("")
-def read_print_files(session: SessionDep, _user: CurrentUser) -> list[dict[str, Any]]:
+def read_print_files(session: SessionDep, _user: CurrentUser) -> list[PrintFileOut]:
     return [file_out(f) for f in files.list_files(session)]
 
 
@@ -60,7 +61,7 @@ async def create_print_file(
     _user: CurrentUser,
     name: Annotated[str | None, Form(max_length=120)] = None,
     picture: UploadFile | None = None,
-) -> dict[str, Any]:
+) -> PrintFileOut:
     """A G-code file (``file``) with an optional ``name`` and ``picture`` (PNG, JPEG, WebP)."""
     with tempfile.TemporaryDirectory() as folder:
         upload = await spool(file, Path(folder), settings.print_file_max_mb)

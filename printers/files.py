@@ -12,15 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from librarylab.errors import InvalidInput, NotFound
+from librarylab.errors import TooLarge as TooLarge  # where the upload routes import it
 from printers import pictures
 from printers.gcode import check_content, check_name, estimated_seconds
 from printers.orm import PrintFile
 
 HEAD_BYTES = 64 * 1024  # slicers write their estimate at the start (Cura) or the end (Prusa)
-
-
-class TooLarge(InvalidInput):
-    """The upload passes the size limit in the settings (HTTP 413)."""
 
 
 def store_dir(data_dir: Path) -> Path:

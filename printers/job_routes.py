@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from librarylab.deps import CurrentUser, SessionDep
 from librarylab.schemas import RecordId
 from printers import queue
 from printers.dispatcher import Dispatcher
 from printers.jobs import JobState
-from printers.schemas import PrintJobCreate, job_out, printer_out
+from printers.schemas import (
+    PrinterOut,
+    PrintJobCreate,
+    PrintJobDetail,
+    PrintJobOut,
+    job_out,
+    printer_out,
+)
 
 router = APIRouter(tags=["print jobs"])
 
@@ -29,7 +36,7 @@ def _changed(request: Request) -> None:
 @router.post("/api/print-jobs", status_code=status.HTTP_201_CREATED)
 def create_print_job(
     request: Request, body: PrintJobCreate, session: SessionDep, _user: CurrentUser
-) -> dict[str, Any]:
+) -> PrintJobDetail:
     job = queue.create_job(session, body.values())
     session.commit()
     _changed(request)
@@ -41,13 +48,13 @@ def read_print_jobs(
     session: SessionDep,
     _user: CurrentUser,
     state: JobState | None = None,
-    visit_id: int | None = None,
-) -> list[dict[str, Any]]:
+    visit_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> list[PrintJobOut]:
     return [job_out(job) for job in queue.list_jobs(session, state, visit_id)]
 
 
 @router.get("/api/print-jobs/{job_id}")
-def read_print_job(job_id: RecordId, session: SessionDep, _user: CurrentUser) -> dict[str, Any]:
+def read_print_job(job_id: RecordId, session: SessionDep, _user: CurrentUser) -> PrintJobDetail:
     job = queue.get_job(session, job_id)
     return job_out(job, queue.history(session, job_id))
 
@@ -55,7 +62,7 @@ def read_print_job(job_id: RecordId, session: SessionDep, _user: CurrentUser) ->
 @router.post("/api/print-jobs/{job_id}/cancel")
 def cancel_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
-) -> dict[str, Any]:
+) -> PrintJobDetail:
     """A job on a printer is cancelled on OctoPrint first; its bed then needs clearing."""
     _dispatcher(request).cancel(job_id, request.app.state.fleet.client)
     _changed(request)
@@ -65,7 +72,7 @@ def cancel_print_job(
 @router.post("/api/print-jobs/{job_id}/retry")
 def retry_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
-) -> dict[str, Any]:
+) -> PrintJobDetail:
     _dispatcher(request).retry(job_id, request.app.state.fleet.client)
     _changed(request)
     return read_print_job(job_id, session, _user)
@@ -74,7 +81,7 @@ def retry_print_job(
 @router.post("/api/printers/{printer_id}/bed-cleared")
 def confirm_bed_cleared(
     request: Request, printer_id: RecordId, session: SessionDep, _user: CurrentUser
-) -> dict[str, Any]:
+) -> PrinterOut:
     """Staff confirm the printer's bed is empty: it may take the next job."""
     snapshot = request.app.state.fleet.snapshot(printer_id)
     printer = _dispatcher(request).bed_cleared(printer_id, snapshot)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, status
 
 from librarylab.crypto import SecretBox
@@ -11,7 +9,7 @@ from librarylab.deps import AdminUser, CurrentUser, SessionDep
 from librarylab.schemas import RecordId
 from printers import service
 from printers.coordinator import Fleet
-from printers.schemas import PrinterCreate, PrinterPatch, printer_out
+from printers.schemas import PrinterCreate, PrinterOut, PrinterPatch, printer_out
 
 router = APIRouter(prefix="/api/printers", tags=["printers"])
 
@@ -31,9 +29,7 @@ def _changed(request: Request) -> None:
 
 
 @router.get("")
-def read_printers(
-    request: Request, session: SessionDep, _user: CurrentUser
-) -> list[dict[str, Any]]:
+def read_printers(request: Request, session: SessionDep, _user: CurrentUser) -> list[PrinterOut]:
     fleet = _fleet(request)
     return [printer_out(p, fleet.snapshot(p.id)) for p in service.list_printers(session)]
 
@@ -41,7 +37,7 @@ def read_printers(
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_printer(
     request: Request, body: PrinterCreate, session: SessionDep, _user: AdminUser
-) -> dict[str, Any]:
+) -> PrinterOut:
     printer = service.create_printer(session, _box(request), body.values())
     session.commit()
     _changed(request)
@@ -51,7 +47,7 @@ def create_printer(
 @router.get("/{printer_id}")
 def read_printer(
     request: Request, printer_id: RecordId, session: SessionDep, _user: CurrentUser
-) -> dict[str, Any]:
+) -> PrinterOut:
     printer = service.get_printer(session, printer_id)
     return printer_out(printer, _fleet(request).snapshot(printer.id))
 
@@ -63,7 +59,7 @@ def update_printer(
     body: PrinterPatch,
     session: SessionDep,
     _user: AdminUser,
-) -> dict[str, Any]:
+) -> PrinterOut:
     printer = service.update_printer(session, _box(request), printer_id, body.values())
     session.commit()
     _changed(request)

@@ -10,7 +10,7 @@ from librarylab.deps import CurrentUser, SessionDep, SettingsDep, announce
 from librarylab.schemas import RecordId
 from librarylab.settings import Settings
 from scheduler import exports, service
-from scheduler.schemas import PlanIn, ReplanIn, plan_out
+from scheduler.schemas import PlanIn, PlanOut, ReplanIn, plan_out
 
 router = APIRouter(prefix="/api/visits/{visit_id}/plan", tags=["plans"])
 
@@ -30,7 +30,10 @@ def planning_defaults(settings: Settings) -> service.Defaults:
 
 DefaultsDep = Annotated[service.Defaults, Depends(defaults)]
 PLAN_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "No plan fits: `detail` says why, `fixes` what would help."}
+    422: {
+        "description": "Invalid input (`errors` lists every invalid value), or no plan fits: "
+        "`detail` says why, `fixes` what would help."
+    }
 }
 
 
@@ -42,7 +45,7 @@ def create_plan(
     _user: CurrentUser,
     lab: DefaultsDep,
     body: PlanIn | None = None,
-) -> dict[str, Any]:
+) -> PlanOut:
     view = service.make_plan(session, visit_id, (body or PlanIn()).options(), lab)
     session.commit()
     announce(request)
@@ -50,7 +53,7 @@ def create_plan(
 
 
 @router.get("")
-def read_plan(visit_id: RecordId, session: SessionDep, _user: CurrentUser) -> dict[str, Any]:
+def read_plan(visit_id: RecordId, session: SessionDep, _user: CurrentUser) -> PlanOut:
     return plan_out(service.get_plan(session, visit_id))
 
 
@@ -62,7 +65,7 @@ def replan(
     session: SessionDep,
     _user: CurrentUser,
     lab: DefaultsDep,
-) -> dict[str, Any]:
+) -> PlanOut:
     view = service.replan(
         session,
         visit_id,

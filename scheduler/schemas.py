@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from pydantic import Field, model_validator
-
-from librarylab.schemas import HHMM, StrictModel
+from librarylab.schemas import HHMM, OutModel, StrictModel, Timestamp
 from scheduler.service import PlanOptions, PlanView
 
 KINDS = ("vr", "gaming", "printing")
 
 
 class PinIn(StrictModel):
-    group_id: int = Field(ge=1)
-    slot_index: int = Field(ge=0)
-    station_id: int = Field(ge=1)
+    group_id: StrictInt = Field(ge=1)
+    slot_index: StrictInt = Field(ge=0)
+    station_id: StrictInt = Field(ge=1)
 
 
 class PersonIn(StrictModel):
@@ -31,12 +29,12 @@ class PersonIn(StrictModel):
 
 
 class PlanIn(StrictModel):
-    slot_minutes: int | None = Field(default=None, ge=5, le=240)
-    changeover_minutes: int | None = Field(default=None, ge=0, le=60)
-    group_count: int | None = Field(default=None, ge=1, le=200)
-    max_group_size: int | None = Field(default=None, ge=1, le=200)
+    slot_minutes: StrictInt | None = Field(default=None, ge=5, le=240)
+    changeover_minutes: StrictInt | None = Field(default=None, ge=0, le=60)
+    group_count: StrictInt | None = Field(default=None, ge=1, le=200)
+    max_group_size: StrictInt | None = Field(default=None, ge=1, le=200)
     pins: list[PinIn] = Field(default_factory=list)
-    accept_partial: bool = False
+    accept_partial: StrictBool = False
     people: list[PersonIn] | None = Field(
         default=None, description="named participants instead of the visit's count"
     )
@@ -55,9 +53,9 @@ class PlanIn(StrictModel):
 
 class ReplanIn(StrictModel):
     at: HHMM
-    station_out: int | None = Field(default=None, ge=1)
-    station_in: int | None = Field(default=None, ge=1)
-    group_leaves: int | None = Field(default=None, ge=1, description="a group id")
+    station_out: StrictInt | None = Field(default=None, ge=1)
+    station_in: StrictInt | None = Field(default=None, ge=1)
+    group_leaves: StrictInt | None = Field(default=None, ge=1, description="a group id")
 
     @model_validator(mode="after")
     def _one_change(self) -> ReplanIn:
@@ -67,17 +65,85 @@ class ReplanIn(StrictModel):
         return self
 
 
-def plan_out(view: PlanView) -> dict[str, Any]:
+class GroupOut(OutModel):
+    id: int = Field(description="1-based")
+    name: str
+    size: int
+    members: list[str]
+    avoids: list[str] = Field(default_factory=list, description="kinds the group must not do")
+
+
+class AssignmentOut(OutModel):
+    group_id: int
+    station_id: int
+
+
+class SlotOut(OutModel):
+    index: int = Field(description="0-based")
+    start: str = Field(description="HH:MM")
+    end: str = Field(description="HH:MM")
+    assignments: list[AssignmentOut]
+
+
+class MissingOut(OutModel):
+    """A station kind a group does not get to (in a partial plan or after a re-plan)."""
+
+    group_id: int
+    kind: str
+
+
+class PlanOptionsOut(OutModel):
+    """What staff asked for; null means the lab's default."""
+
+    slot_minutes: int | None = None
+    changeover_minutes: int | None = None
+    group_count: int | None = None
+    max_group_size: int | None = None
+    pins: list[tuple[int, int, int]] = Field(
+        default_factory=list, description="[group_id, slot_index, station_id]"
+    )
+    accept_partial: bool = False
+    people: list[tuple[str, list[str]]] = Field(
+        default_factory=list, description="[name, kinds avoided]"
+    )
+
+
+class OutageOut(OutModel):
+    station_id: int
+    from_: str = Field(alias="from", description="HH:MM")
+
+
+class PlanOut(OutModel):
+    """A visit's rotation plan, with the options it was made with and whether it is stale."""
+
+    visit_id: int
+    groups: list[GroupOut]
+    slots: list[SlotOut]
+    lower_bound_slots: int
+    optimal: bool
+    missing: list[MissingOut]
+    engine: str = Field(default="greedy", description="greedy or cp-sat")
+    options: PlanOptionsOut
+    revision: int
+    updated_at: Timestamp
+    outages: list[OutageOut]
+    stale: bool
+    stale_reasons: list[str]
+
+
+def plan_out(view: PlanView) -> PlanOut:
     """The stored plan document, with its options and whether it is stale."""
-    return {
-        **view.document,
-        "options": view.stored.options,
-        "revision": view.stored.revision,
-        "updated_at": view.stored.updated_at.isoformat(),
-        "outages": [
-            {"station_id": int(k), "from": v}
-            for k, v in view.stored.inputs.get("outages", {}).items()
-        ],
-        "stale": bool(view.stale_reasons),
-        "stale_reasons": [r.message for r in view.stale_reasons],
-    }
+    return PlanOut.model_validate(
+        {
+            **view.document,
+            "options": view.stored.options,
+            "revision": view.stored.revision,
+            "updated_at": view.stored.updated_at,
+            "outages": [
+                {"station_id": int(k), "from": v}
+                for k, v in view.stored.inputs.get("outages", {}).items()
+            ],
+            "stale": bool(view.stale_reasons),
+            "stale_reasons": [r.message for r in view.stale_reasons],
+        }
+    )

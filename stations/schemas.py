@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from librarylab.schemas import PatchModel, StrictModel
 from stations.model import MAX_CAPACITY, MAX_NAME_LENGTH, Kind, Status
@@ -13,8 +13,8 @@ from stations.model import MAX_CAPACITY, MAX_NAME_LENGTH, Kind, Status
 class StationCreate(StrictModel):
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     kind: Kind
-    capacity: int = Field(ge=1, le=MAX_CAPACITY)
-    needs_staff: bool = False
+    capacity: StrictInt = Field(ge=1, le=MAX_CAPACITY)
+    needs_staff: StrictBool = False
     status: Status = Status.AVAILABLE
     status_reason: str = Field(default="", max_length=200)
     notes: str = ""
@@ -23,8 +23,8 @@ class StationCreate(StrictModel):
 class StationPatch(PatchModel):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
     kind: Kind | None = None
-    capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY)
-    needs_staff: bool | None = None
+    capacity: StrictInt | None = Field(default=None, ge=1, le=MAX_CAPACITY)
+    needs_staff: StrictBool | None = None
     status: Status | None = None
     status_reason: str | None = Field(default=None, max_length=200)
     notes: str | None = None

@@ -1,4 +1,5 @@
-"""Whatever arrives, the API answers 2xx or 4xx, never 5xx, and a refusal changes nothing."""
+"""Whatever arrives, the API answers 2xx or 4xx, never 5xx, and a refusal is a problem that
+changes nothing."""
 
 from __future__ import annotations
 
@@ -70,5 +71,8 @@ def test_random_writes_never_fail_the_server(
         response = lab.client.request(method, path, json=body, headers=headers)
         assert response.status_code < 500, (method, path, body, response.text)
         if response.status_code >= 400:
-            assert response.json()["detail"]
+            assert response.headers["content-type"] == "application/problem+json"
+            refusal = response.json()
+            assert refusal["status"] == response.status_code
+            assert refusal["detail"]
             assert _snapshot(lab) == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -17,7 +16,7 @@ from librarylab.deps import (
     announce,
     optional_user,
 )
-from librarylab.schemas import RecordId
+from librarylab.schemas import Day, RecordId
 from visits import service
 from visits.ical import visits_calendar
 from visits.schemas import RoundOut, VisitCreate, VisitOut, VisitPatch
@@ -30,8 +29,8 @@ def read_visits(
     session: SessionDep,
     _user: CurrentUser,
     round: Annotated[str | None, Query(description="Only visits of this round")] = None,
-    start: Annotated[date | None, Query(alias="from", description="First day")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day")] = None,
+    start: Annotated[Day | None, Query(alias="from", description="First day, YYYY-MM-DD")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="Last day, YYYY-MM-DD")] = None,
 ) -> list[VisitOut]:
     visits = service.list_visits(session, round_name=round, start=start, end=end)
     return [VisitOut.of(v) for v in visits]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
-from librarylab.schemas import HHMM, PatchModel, StrictModel
+from librarylab.schemas import HHMM, Day, PatchModel, StrictModel
 from visits.model import MAX_PARTICIPANTS, PostKind, VisitStatus, is_post_outstanding
 from visits.model import Post as DomainPost
 from visits.orm import Visit
@@ -16,18 +16,18 @@ from visits.orm import Visit
 class PostIn(StrictModel):
     kind: PostKind
     url: str = Field(default="", max_length=500)
-    published: bool = False
+    published: StrictBool = False
 
 
 class VisitCreate(StrictModel):
-    date: dt.date
+    date: Day
     library: str = Field(default="", max_length=200)
     town: str = Field(default="", max_length=120)
     start: HHMM | None = None
     end: HHMM | None = None
     hands_on_start: HHMM | None = None
     hands_on_end: HHMM | None = None
-    participants: int = Field(default=0, ge=0, le=MAX_PARTICIPANTS)
+    participants: StrictInt = Field(default=0, ge=0, le=MAX_PARTICIPANTS)
     topic: str = Field(default="", max_length=300)
     contact_name: str = Field(default="", max_length=200)
     contact_email: str = Field(default="", max_length=320)
@@ -48,14 +48,14 @@ class VisitCreate(StrictModel):
 class VisitPatch(PatchModel):
     nullable: ClassVar[frozenset[str]] = frozenset({"hands_on_start", "hands_on_end", "round"})
 
-    date: dt.date | None = None
+    date: Day | None = None
     library: str | None = Field(default=None, max_length=200)
     town: str | None = Field(default=None, max_length=120)
     start: HHMM | None = None
     end: HHMM | None = None
     hands_on_start: HHMM | None = None
     hands_on_end: HHMM | None = None
-    participants: int | None = Field(default=None, ge=0, le=MAX_PARTICIPANTS)
+    participants: StrictInt | None = Field(default=None, ge=0, le=MAX_PARTICIPANTS)
     topic: str | None = Field(default=None, max_length=300)
     contact_name: str | None = Field(default=None, max_length=200)
     contact_email: str | None = Field(default=None, max_length=320)

@@ -60,6 +60,7 @@ def test_json_writes_with_a_session_need_the_csrf_header(lab: Lab) -> None:
     login(lab.client, "sam", STAFF_PASSWORD)
     forged = lab.client.post("/api/stations", json=STATION)
     assert forged.status_code == 403
+    assert forged.headers["content-type"] == "application/problem+json"
     assert "CSRF" in forged.json()["detail"]
     token = csrf_token(lab.client, "/stations")
     allowed = lab.client.post("/api/stations", json=STATION, headers={"x-csrftoken": token})

@@ -67,7 +67,10 @@ def test_files_over_the_limit_are_refused(tmp_path: Path, sqlite_url: str) -> No
         big = BOAT + b"G1 X1\n" * 400
         response = upload(client, headers, "big.gcode", big)
         assert response.status_code == 413
-        assert "larger than 0.001 MB" in response.text
+        refusal = response.json()
+        assert refusal["type"] == "/problems/too-large"
+        assert refusal["field"] == "file"
+        assert refusal["detail"] == "The file is larger than 0.001 MB."
         assert client.get("/api/print-files", headers=headers).json() == []
 
 

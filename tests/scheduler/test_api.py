@@ -73,7 +73,9 @@ def test_too_short_a_block_is_explained_with_fixes(demo: Lab) -> None:
     )
     response = post(demo, f"/api/visits/{visit}/plan")
     assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
+    assert body["type"] == "/problems/rule-broken"
     assert body["detail"] == (
         "3 station kinds need 3 slots of 20 min + 5 min changeover = 70 min, "
         "the hands-on block has 60 min."
