@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from librarylab import forms
 from librarylab.accounts import service as accounts
-from librarylab.deps import PageUser, SessionDep
+from librarylab.deps import FormDep, PageUser, SessionDep
 from librarylab.errors import DomainError
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -30,8 +30,9 @@ def displays_page(request: Request, session: SessionDep, _user: PageUser) -> Res
 
 
 @router.post("")
-async def create_display(request: Request, session: SessionDep, _user: PageUser) -> Response:
-    form = await request.form()
+def create_display(
+    request: Request, session: SessionDep, _user: PageUser, form: FormDep
+) -> Response:
     try:
         token = accounts.create_display_token(session, forms.text(form, "name"))
     except DomainError as exc:

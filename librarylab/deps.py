@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from librarylab.accounts.orm import Role, User
 from librarylab.accounts.service import user_for_token
@@ -34,8 +35,16 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+async def read_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, read on the event loop, so that the page handler can be a plain
+    function: FastAPI runs those in its thread pool, away from the loop every wall shares."""
+    async with request.form() as form:
+        yield form
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+FormDep = Annotated[FormData, Depends(read_form)]
 
 
 class RedirectTo(Exception):

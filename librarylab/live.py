@@ -55,11 +55,16 @@ def rotation_payload(
     zone: ZoneInfo,
     now: datetime,
 ) -> dict[str, Any]:
-    """A plan with absolute times, and where each group is now and next."""
+    """A plan with absolute times, and where each group is now and next.
+
+    ``now`` may carry any UTC offset: slots are found by comparing moments, never text.
+    """
     groups = {g["id"]: g for g in document["groups"]}
     slots = []
+    moments: list[tuple[datetime, datetime]] = []
     for slot in document["slots"]:
         start, end = _at(visit.date, slot["start"], zone), _at(visit.date, slot["end"], zone)
+        moments.append((start, end))
         slots.append(
             {
                 "index": slot["index"],
@@ -82,8 +87,9 @@ def rotation_payload(
                 ],
             }
         )
-    current = next((s for s in slots if s["start"] <= now.isoformat() < s["end"]), None)
-    upcoming = [s for s in slots if s["start"] > now.isoformat()]
+    timed = list(zip(slots, moments, strict=True))
+    current = next((s for s, (start, end) in timed if start <= now < end), None)
+    upcoming = [s for s, (start, _end) in timed if start > now]
     following = upcoming[0] if upcoming else None
 
     def where(slot: dict[str, Any] | None, group_id: int) -> str | None:
@@ -171,12 +177,9 @@ class LivePublisher:
                     "current_group": group,
                     "visit_id": visit_id,
                 }
-            clock = local.strftime("%H:%M")
-            running = next(
-                (v for v in today if v.start.strftime("%H:%M") <= clock < v.end.strftime("%H:%M")),
-                None,
-            )
-            upcoming = next((v for v in today if v.start.strftime("%H:%M") > clock), None)
+            clock = local.time().replace(second=0, microsecond=0)
+            running = next((v for v in today if v.start <= clock < v.end), None)
+            upcoming = next((v for v in today if v.start > clock), None)
             if upcoming is None:
                 later = session.scalars(
                     select(Visit)

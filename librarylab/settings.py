@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     slot_minutes: int = Field(default=20, ge=1, le=240, description="Default slot length.")
     changeover_minutes: int = Field(default=5, ge=0, le=60, description="Default changeover.")
     plan_time_limit_seconds: float = Field(
-        default=2.0, gt=0, le=60, description="How long the exact solver may search per plan."
+        default=2.0,
+        gt=0,
+        le=60,
+        description="The exact solver's budget per plan, in seconds of one core; counted in "
+        "CP-SAT's deterministic time, so the same request gives the same plan under any load.",
     )
 
     mqtt_enabled: bool = Field(default=True, description="Run the live wall over MQTT.")

@@ -39,13 +39,16 @@ def read_print_files(session: SessionDep, _user: CurrentUser) -> list[PrintFileO
     return [file_out(f) for f in files.list_files(session)]
 
 
-async def spool(file: StarletteUpload, folder: Path, max_mb: float, field: str = "file") -> Path:
-    """Stream an upload to ``folder``; refuse it (413) as soon as it passes the limit."""
+def spool(file: StarletteUpload, folder: Path, max_mb: float, field: str = "file") -> Path:
+    """Copy an upload to ``folder``; refuse it (413) as soon as it passes the limit.
+
+    Blocking file work: for plain route functions, which FastAPI runs in its thread pool.
+    """
     upload = folder / field
     limit = int(max_mb * 1024 * 1024)
     written = 0
     with upload.open("wb") as out:
-        while chunk := await file.read(CHUNK):
+        while chunk := file.file.read(CHUNK):
             written += len(chunk)
             if written > limit:
                 raise TooLarge("The file is larger than {limit} MB.", field, limit=f"{max_mb:g}")
@@ -54,7 +57,7 @@ async def spool(file: StarletteUpload, folder: Path, max_mb: float, field: str =
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_print_file(
+def create_print_file(
     file: UploadFile,
     session: SessionDep,
     settings: SettingsDep,
@@ -64,10 +67,10 @@ async def create_print_file(
 ) -> PrintFileOut:
     """A G-code file (``file``) with an optional ``name`` and ``picture`` (PNG, JPEG, WebP)."""
     with tempfile.TemporaryDirectory() as folder:
-        upload = await spool(file, Path(folder), settings.print_file_max_mb)
+        upload = spool(file, Path(folder), settings.print_file_max_mb)
         photo = None
         if picture is not None and picture.filename:
-            photo = await spool(picture, Path(folder), PICTURE_MAX_MB, "picture")
+            photo = spool(picture, Path(folder), PICTURE_MAX_MB, "picture")
         record = files.add_file(
             session, settings.data_dir, upload, file.filename or "", name, photo
         )

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from librarylab import forms
 from librarylab.accounts.orm import Role
-from librarylab.deps import AdminPageUser, PageUser, SessionDep
+from librarylab.deps import AdminPageUser, FormDep, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput, Problem
 from librarylab.schemas import RecordId
 from librarylab.settings import Settings
@@ -89,8 +89,9 @@ def printers_page(request: Request, session: SessionDep, _user: PageUser) -> Res
 
 
 @router.post("/new")
-async def create_printer(request: Request, session: SessionDep, _user: AdminPageUser) -> Response:
-    form = await request.form()
+def create_printer(
+    request: Request, session: SessionDep, _user: AdminPageUser, form: FormDep
+) -> Response:
     station = forms.text(form, "station_id")
     values = {
         "name": forms.text(form, "name"),
@@ -132,8 +133,7 @@ def bed_cleared(
 
 
 @router.post("/jobs/new")
-async def create_job(request: Request, session: SessionDep, _user: PageUser) -> Response:
-    form = await request.form()
+def create_job(request: Request, session: SessionDep, _user: PageUser, form: FormDep) -> Response:
     try:
         kind, _sep, target = forms.text(form, "target").partition(":")
         if kind not in ("printer", "station") or not target.isascii() or not target.isdigit():
@@ -184,27 +184,26 @@ def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: Pa
 
 
 @router.post("/files/new")
-async def upload_file(request: Request, session: SessionDep, _user: PageUser) -> Response:
+def upload_file(request: Request, session: SessionDep, _user: PageUser, form: FormDep) -> Response:
     settings = _settings(request)
     try:
-        async with request.form() as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                raise InvalidInput("Choose a G-code file to upload.", "file")
-            picture = form.get("picture")
-            with tempfile.TemporaryDirectory() as folder:
-                spooled = await spool(upload, Path(folder), settings.print_file_max_mb)
-                photo = None
-                if isinstance(picture, UploadFile) and picture.filename:
-                    photo = await spool(picture, Path(folder), PICTURE_MAX_MB, "picture")
-                files.add_file(
-                    session,
-                    settings.data_dir,
-                    spooled,
-                    upload.filename,
-                    forms.text(form, "name"),
-                    photo,
-                )
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("Choose a G-code file to upload.", "file")
+        picture = form.get("picture")
+        with tempfile.TemporaryDirectory() as folder:
+            spooled = spool(upload, Path(folder), settings.print_file_max_mb)
+            photo = None
+            if isinstance(picture, UploadFile) and picture.filename:
+                photo = spool(picture, Path(folder), PICTURE_MAX_MB, "picture")
+            files.add_file(
+                session,
+                settings.data_dir,
+                spooled,
+                upload.filename,
+                forms.text(form, "name"),
+                photo,
+            )
     except DomainError as exc:
         session.rollback()
         return _page(request, session, exc)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from librarylab import forms
-from librarylab.deps import PageUser, SessionDep, SettingsDep, announce
+from librarylab.deps import FormDep, PageUser, SessionDep, SettingsDep, announce
 from librarylab.errors import DomainError, InvalidInput, NotFound
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -205,15 +205,14 @@ def plan_page(
 
 
 @router.post("")
-async def make_plan(
+def make_plan(
     request: Request,
     visit_id: RecordId,
     session: SessionDep,
     settings: SettingsDep,
     _user: PageUser,
+    form: FormDep,
 ) -> Response:
-    form = await request.form()
-
     def plan_it() -> None:
         pins: tuple[tuple[int, int, int], ...] = ()
         if forms.checkbox(form, "keep_pins"):
@@ -224,15 +223,15 @@ async def make_plan(
 
 
 @router.post("/pin")
-async def toggle_pin(
+def toggle_pin(
     request: Request,
     visit_id: RecordId,
     session: SessionDep,
     settings: SettingsDep,
     _user: PageUser,
+    form: FormDep,
 ) -> Response:
     """Pin a group to its station in a slot (or release the pin), then plan again."""
-    form = await request.form()
 
     def toggle() -> None:
         pin = (
@@ -249,14 +248,14 @@ async def toggle_pin(
 
 
 @router.post("/replan")
-async def replan(
+def replan(
     request: Request,
     visit_id: RecordId,
     session: SessionDep,
     settings: SettingsDep,
     _user: PageUser,
+    form: FormDep,
 ) -> Response:
-    form = await request.form()
     change = forms.text(form, "change")
 
     def replan_it() -> None:

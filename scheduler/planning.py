@@ -1,12 +1,12 @@
 """Rotation plans: fewest slots first, proven where possible, explained where impossible.
 
 Greedy first (milliseconds, and proven optimal whenever it meets the lower bound); the exact
-CP-SAT solver only for the gap the greedy leaves, within a time limit. Pure: no I/O, no clock.
+CP-SAT solver only for the gap the greedy leaves, within a budget of solver work (not of time
+on the clock, so the same request gives the same plan). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -36,6 +36,7 @@ from scheduler.model import (
 
 END_OF_DAY = 24 * 60
 MAX_GROUPINGS = 4  # group counts tried when the best by the bound does not fit
+LEAST_WORK = 0.05  # seconds of solver work each call gets, even when the budget is spent
 
 
 def slot_times(request: Request, count: int) -> list[tuple[int, int]]:
@@ -165,7 +166,7 @@ def _search(
     partial: bool,
     keep: Placement | None = None,
 ) -> Plan:
-    deadline = time.monotonic() + request.time_limit_seconds
+    left = request.time_limit_seconds  # solver work: see cpsat.WORK_PER_SECOND
     window_slots = slots_that_fit(
         request.end - request.start, request.slot_minutes, request.changeover_minutes
     )
@@ -200,7 +201,8 @@ def _search(
         placement = greedy(candidate) if not keep else None
         engine = "greedy"
         if placement is None:
-            answer = cpsat.solve(candidate, keep=keep, seconds=_left(deadline))
+            answer = cpsat.solve(candidate, keep=keep, seconds=max(left, LEAST_WORK))
+            left -= answer.seconds
             if answer.outcome is cpsat.Outcome.INFEASIBLE:
                 continue
             if answer.placement is None:
@@ -235,15 +237,13 @@ def _search(
         )
     slots = max(window_slots, first_free)
     candidate = instance(slots, active_todo)
-    answer = cpsat.solve(candidate, partial=True, keep=None, hint=keep, seconds=_left(deadline))
+    answer = cpsat.solve(
+        candidate, partial=True, keep=None, hint=keep, seconds=max(left, LEAST_WORK)
+    )
     placement = answer.placement if answer.placement is not None else dict(pinned)
     return _assemble(
         groups, settled, times[:slots], placement, lowest, False, "cp-sat", request, needs
     )
-
-
-def _left(deadline: float) -> float:
-    return max(deadline - time.monotonic(), 0.05)
 
 
 def _always_busy(station: Station, request: Request, times: Sequence[tuple[int, int]]) -> bool:

@@ -132,6 +132,18 @@ def _busy_elsewhere(session: Session, visit: Visit) -> list[Busy]:
     return busy
 
 
+def _laid_out_like(request: Request, plan: Plan) -> Request:
+    """The request with the slot length and changeover the plan was made with (the lab's
+    defaults may have changed since): a re-plan must find the plan's own slots."""
+    if not plan.slots:
+        return request
+    first = plan.slots[0]
+    changeover = request.changeover_minutes
+    if len(plan.slots) > 1:
+        changeover = plan.slots[1].start - first.end
+    return replace(request, slot_minutes=first.end - first.start, changeover_minutes=changeover)
+
+
 def _stored(session: Session, visit_id: int) -> StoredPlan | None:
     return session.scalars(select(StoredPlan).where(StoredPlan.visit_id == visit_id)).one_or_none()
 
@@ -306,6 +318,7 @@ def replan(
         and r.id not in outages
     ]
     request = replace(request, busy=request.busy + tuple(out_of_order))
+    request = _laid_out_like(request, previous)
     try:
         plan = planning.replan(
             request,

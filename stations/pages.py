@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from librarylab import forms
 from librarylab.accounts.orm import Role
-from librarylab.deps import AdminPageUser, PageUser, SessionDep, announce
+from librarylab.deps import AdminPageUser, FormDep, PageUser, SessionDep, announce
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -83,8 +83,9 @@ def new_station_page(request: Request, _user: PageUser) -> Response:
 
 
 @router.post("/new")
-async def create_station(request: Request, session: SessionDep, _user: PageUser) -> Response:
-    form = await request.form()
+def create_station(
+    request: Request, session: SessionDep, _user: PageUser, form: FormDep
+) -> Response:
     try:
         service.create_station(session, _values(form))
     except DomainError as exc:
@@ -104,10 +105,9 @@ def edit_station_page(
 
 
 @router.post("/{station_id}")
-async def update_station(
-    request: Request, station_id: RecordId, session: SessionDep, _user: PageUser
+def update_station(
+    request: Request, station_id: RecordId, session: SessionDep, _user: PageUser, form: FormDep
 ) -> Response:
-    form = await request.form()
     try:
         service.update_station(session, station_id, _values(form))
     except DomainError as exc:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from librarylab import forms
-from librarylab.deps import AdminPageUser, PageUser, SessionDep, announce
+from librarylab.deps import AdminPageUser, FormDep, PageUser, SessionDep, announce
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, render
@@ -190,8 +190,7 @@ def new_visit_page(
 
 
 @router.post("/new")
-async def create_visit(request: Request, session: SessionDep, _user: PageUser) -> Response:
-    form = await request.form()
+def create_visit(request: Request, session: SessionDep, _user: PageUser, form: FormDep) -> Response:
     try:
         visit = service.create_visit(session, _values(form, []))
     except DomainError as exc:
@@ -211,10 +210,9 @@ def edit_visit_page(
 
 
 @router.post("/{visit_id}")
-async def update_visit(
-    request: Request, visit_id: RecordId, session: SessionDep, _user: PageUser
+def update_visit(
+    request: Request, visit_id: RecordId, session: SessionDep, _user: PageUser, form: FormDep
 ) -> Response:
-    form = await request.form()
     kept = service.visit_fields(service.get_visit(session, visit_id))["posts"]
     try:
         service.update_visit(session, visit_id, _values(form, kept))

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from librarylab import forms
 from librarylab.accounts.service import authenticate, set_password
-from librarylab.deps import PASSWORD_PAGE, SESSION_USER_KEY, PageUser, SessionDep
+from librarylab.deps import PASSWORD_PAGE, SESSION_USER_KEY, FormDep, PageUser, SessionDep
 from librarylab.errors import InvalidInput
 from librarylab.templating import gettext_for, render
 
@@ -27,8 +27,7 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, session: SessionDep) -> Response:
-    form = await request.form()
+def login(request: Request, form: FormDep, session: SessionDep) -> Response:
     target = _safe_next(forms.text(form, "next") or "/")
     user = authenticate(session, forms.text(form, "name"), str(form.get("password", "")))
     if user is None:
@@ -61,8 +60,9 @@ def password_page(request: Request, user: PageUser) -> Response:
 
 
 @router.post(PASSWORD_PAGE)
-async def change_password(request: Request, user: PageUser, session: SessionDep) -> Response:
-    form = await request.form()
+def change_password(
+    request: Request, user: PageUser, session: SessionDep, form: FormDep
+) -> Response:
     _ = gettext_for(request)
     error = None
     new = str(form.get("new_password", ""))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from librarylab import database
+from librarylab.app import create_app
 from librarylab.demo import load_demo
-from tests.conftest import Lab
+from tests.conftest import Lab, admin_headers, make_settings
 
 PLAN_FIELDS = {"visit_id", "groups", "slots", "lower_bound_slots", "optimal", "missing"}
 
@@ -248,3 +251,34 @@ def test_a_station_back_in_service_is_planned_again(demo: Lab) -> None:
     assert back.status_code == 200, back.text
     assert back.json()["outages"] == []
     assert back.json()["missing"] == []
+
+
+def test_replan_keeps_the_slot_length_of_the_plan_after_the_default_changed(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    app = create_app(make_settings(tmp_path, sqlite_url, slot_minutes=20))
+    headers = admin_headers(app)
+    with database.transaction(app.state.sessions) as session:
+        load_demo(session)
+    with TestClient(app) as client:
+        visits = client.get("/api/visits", headers=headers).json()
+        visit = next(v["id"] for v in visits if v["library"] == "Stadtbücherei Eschweiler")
+        before = client.post(f"/api/visits/{visit}/plan", headers=headers).json()
+    assert [(s["start"], s["end"]) for s in before["slots"]] == [
+        ("11:00", "11:20"),
+        ("11:25", "11:45"),
+        ("11:50", "12:10"),
+    ]
+    broken = before["slots"][2]["assignments"][0]["station_id"]
+
+    later = create_app(make_settings(tmp_path, sqlite_url, slot_minutes=30))
+    with TestClient(later) as client:
+        response = client.post(
+            f"/api/visits/{visit}/plan/replan",
+            json={"at": "11:30", "station_out": broken},  # the 11:25 slot has started
+            headers=headers,
+        )
+    assert response.status_code == 200, response.text
+    after = response.json()
+    assert after["slots"][:2] == before["slots"][:2]
+    assert [(s["start"], s["end"]) for s in after["slots"][2:]] == [("11:50", "12:10")]
