@@ -35,6 +35,7 @@ from printers import file_routes as print_file_routes
 from printers import files as print_files
 from printers import job_routes as print_job_routes
 from printers import pages as printer_pages
+from printers import queue as print_queue
 from printers import routes as printer_routes
 from printers import service as printer_service
 from printers.coordinator import Fleet, Target, Timing
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.dispatcher = Dispatcher(
         engine, app.state.sessions, print_files.store_dir(settings.data_dir)
     )
+    app.state.before_station_deleted = print_queue.before_station_deleted
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
     for router in (

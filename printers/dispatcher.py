@@ -29,7 +29,7 @@ from printers.jobs import ACTIVE, JobState, judge, why
 from printers.model import OPERATIONAL, PAUSED, PRINTING, STALLED, Duty, Snapshot
 from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
-from printers.service import active_job
+from printers.service import active_job, get_printer
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
@@ -232,6 +232,15 @@ class Dispatcher:
             printer = queue.bed_cleared(session, printer_id, printing)
             session.commit()
             return printer
+
+    def delete_printer(self, printer_id: int) -> None:
+        """Delete a printer while no step looks at it (so no job is claimed meanwhile);
+        refused while something of a job may be on it, see ``queue.before_printer_deleted``."""
+        with self._guard(printer_id, wait=True), self._sessions() as session:
+            printer = get_printer(session, printer_id)
+            queue.before_printer_deleted(session, printer_id)
+            session.delete(printer)
+            session.commit()
 
     def retry(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
         """Staff put a job back in the queue. An unclear job is retried only when its printer

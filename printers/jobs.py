@@ -65,6 +65,9 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
 }
 ACTIVE = frozenset({UP, PR})  # the printer is busy with the job
 OPEN = frozenset({Q, UP, PR, UNKNOWN})  # not settled yet
+# Something of the job may be on the printer: being sent or printed, a part on the bed
+# (``finished`` passes on to ``awaiting_bed_clear`` in the same transaction), or unclear.
+ON_PRINTER = frozenset({UP, PR, FIN, BED, UNKNOWN})
 
 
 def why(template: str, detail: str = "", **params: str) -> Problem:

@@ -112,8 +112,8 @@ async def create_printer(request: Request, session: SessionDep, _user: AdminPage
 def delete_printer(
     request: Request, printer_id: RecordId, session: SessionDep, _user: AdminPageUser
 ) -> Response:
-    service.delete_printer(session, printer_id)
-    session.commit()
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    dispatcher.delete_printer(printer_id)
     request.app.state.printers_changed()
     return _see()
 

@@ -13,9 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from librarylab.app import create_app
+from printers.jobs import JobState
 from printers.orm import Printer
 from tests.conftest import Lab, admin_headers, make_settings
 from tests.mqtt import Recorder
+from tests.printers.jobs import gcode, job_on, upload_file
 from tests.services import OctoPrint, free_port
 
 
@@ -207,3 +209,80 @@ def test_printer_states_go_to_the_wall_without_address_or_key(
             assert octoprint.url not in raw
         finally:
             listener.close()
+
+
+def register(lab: Lab, name: str, station_id: int | None = None) -> int:
+    """A printer at an address where nothing answers: it never prints, its jobs stay put."""
+    body = {"name": name, "url": "http://127.0.0.1:9", "api_key": "k", "station_id": station_id}
+    created = lab.client.post("/api/printers", json=body, headers=lab.headers("admin"))
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        (JobState.UPLOADING, "busy with job {job}; cancel the job first"),
+        (JobState.AWAITING_BED_CLEAR, "confirm the bed clear first"),
+        (JobState.UNKNOWN, "Job {job} on this printer is unclear"),
+    ],
+)
+def test_a_printer_is_not_deleted_while_a_job_may_be_on_it(
+    lab: Lab, state: JobState, says: str
+) -> None:
+    printer = register(lab, "Prusa")
+    job = job_on(lab, printer, upload_file(lab.client, lab.headers(), gcode(1), "boat"), state)
+    refused = lab.client.delete(f"/api/printers/{printer}", headers=lab.headers("admin"))
+    assert refused.status_code == 409, refused.text
+    assert says.format(job=job) in refused.json()["detail"]
+    assert lab.client.get(f"/api/printers/{printer}", headers=lab.headers()).status_code == 200
+    kept = lab.client.get(f"/api/print-jobs/{job}", headers=lab.headers()).json()
+    assert (kept["state"], kept["assigned_printer_id"]) == (state, printer)
+
+
+def test_deleting_a_printer_or_station_cancels_the_jobs_waiting_for_it(lab: Lab) -> None:
+    station = printing_station(lab)
+    on_station = register(lab, "Prusa", station)
+    alone = register(lab, "Ultimaker")
+    demo = upload_file(lab.client, lab.headers(), gcode(1), "boat")
+    settled = job_on(lab, alone, demo, JobState.CANCELLED)  # a finished story: no obstacle
+
+    def queue_for(**target: int) -> int:
+        created = lab.client.post(
+            "/api/print-jobs", headers=lab.headers(), json={"file_id": demo, **target}
+        )
+        assert created.status_code == 201, created.text
+        return int(created.json()["id"])
+
+    def job(job_id: int) -> dict[str, Any]:
+        found: dict[str, Any] = lab.client.get(
+            f"/api/print-jobs/{job_id}", headers=lab.headers()
+        ).json()
+        return found
+
+    for_printer = queue_for(printer_id=alone)
+    for_station = queue_for(station_id=station)
+    for_other = queue_for(printer_id=on_station)
+    gone = lab.client.delete(f"/api/printers/{alone}", headers=lab.headers("admin"))
+    assert gone.status_code == 204, gone.text
+    assert (job(for_printer)["state"], job(for_printer)["reason"]) == (
+        "cancelled",
+        "its printer was deleted",
+    )
+    assert job(settled)["state"] == "cancelled"
+    # A job without a printer or station could never print again.
+    for orphan in (for_printer, settled):
+        retry = lab.client.post(f"/api/print-jobs/{orphan}/retry", headers=lab.headers())
+        assert retry.status_code == 409
+        assert "no printer or station" in retry.json()["detail"]
+
+    gone = lab.client.delete(f"/api/stations/{station}", headers=lab.headers("admin"))
+    assert gone.status_code == 204, gone.text
+    assert (job(for_station)["state"], job(for_station)["reason"]) == (
+        "cancelled",
+        "its station was deleted",
+    )
+    # The station's printer stays registered, without a station; its own jobs still wait.
+    kept = lab.client.get(f"/api/printers/{on_station}", headers=lab.headers()).json()
+    assert kept["station_id"] is None
+    assert job(for_other)["state"] == "queued"
