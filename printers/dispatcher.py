@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarylab.database import exclusive
 from librarylab.errors import Conflict, Problem
 from printers import queue
-from printers.jobs import ACTIVE, JobState, judge, why
+from printers.jobs import ACTIVE, CANCELLED_BY_STAFF, JobState, judge, why
 from printers.model import OPERATIONAL, PAUSED, PRINTING, STALLED, Duty, Snapshot
 from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
@@ -203,7 +203,7 @@ class Dispatcher:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
             if job.state not in ACTIVE or printer_id is None:
-                queue.cancel_waiting(session, job, why("cancelled by staff"))
+                queue.cancel_waiting(session, job, CANCELLED_BY_STAFF)
                 session.commit()
                 return job
         with self._guard(printer_id, wait=True), self._sessions() as session:
@@ -220,7 +220,7 @@ class Dispatcher:
                     raise Conflict(
                         "OctoPrint did not cancel the print: {reason}", reason=str(exc)
                     ) from None
-            queue.move(session, job, JobState.CANCELLED, why("cancelled by staff"), self._clock())
+            queue.move(session, job, JobState.CANCELLED, CANCELLED_BY_STAFF, self._clock())
             session.commit()
             return job
 

@@ -77,6 +77,11 @@ def why(template: str, detail: str = "", **params: str) -> Problem:
     return Problem("reason", template, {k: str(v)[:200] for k, v in values.items()})
 
 
+# The one reason that says a person, not the service, cancelled a job (plan_jobs tells the
+# two apart: a print staff cancelled is not queued again by a re-plan).
+CANCELLED_BY_STAFF = why("cancelled by staff")
+
+
 def remote_name(job_id: int, attempt: str) -> str:
     """The file name on OctoPrint: one per attempt of a job (``attempt`` is random), so what
     a printer does is matched to exactly one attempt, even across a reset database or a
