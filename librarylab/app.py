@@ -26,7 +26,7 @@ from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
-from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound
+from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.settings import Settings
@@ -58,6 +58,7 @@ _STATUS_OF = {
     InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

@@ -8,6 +8,9 @@ Nothing is ever started again on a guess: a job the service lost track of become
 
 One step per printer runs at a time, across all instances sharing the database (a thread
 lock here, an advisory lock on PostgreSQL); claims are compare-and-set updates besides.
+Staff actions on a printer (cancel, retry, bed cleared, delete) take the same lock. Those
+that need OctoPrint (cancel a print, ask before retrying an unclear job) run as errands on
+the printer's coordinator, the only caller of its OctoPrint.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from printers.orm import Printer, PrintFile, PrintJob
 from printers.service import active_job, get_printer
 
 log = logging.getLogger(__name__)
+# Runs an errand with the printer's client on its coordinator, and waits for it.
+OnPrinter = Callable[[int, Callable[[OctoPrintClient], None]], None]
 LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
 SHOWN = (*ACTIVE, JobState.UNKNOWN, JobState.AWAITING_BED_CLEAR, JobState.FAILED)
 
@@ -196,22 +201,23 @@ class Dispatcher:
         session.commit()
         log.warning("job %d failed: %s", job.id, reason.message)
 
-    def cancel(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
-        """Cancel a job; one on a printer is cancelled on OctoPrint first (``client_for``
-        gives the printer's client, see ``Fleet.client``)."""
+    def cancel(self, job_id: int, on_printer: OnPrinter) -> None:
+        """Cancel a job; one on a printer is cancelled on OctoPrint first, by the printer's
+        coordinator (``on_printer``, see ``Fleet.on_printer``)."""
         with self._sessions() as session:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
             if job.state not in ACTIVE or printer_id is None:
                 queue.cancel_waiting(session, job, CANCELLED_BY_STAFF)
                 session.commit()
-                return job
+                return
+        on_printer(printer_id, lambda client: self._cancel_on(printer_id, job_id, client))
+
+    def _cancel_on(self, printer_id: int, job_id: int, client: OctoPrintClient) -> None:
+        """On the printer's coordinator: stop the print if it is the job's, then record it."""
         with self._guard(printer_id, wait=True), self._sessions() as session:
             job = queue.get_job(session, job_id)
             if job.state in ACTIVE:
-                client = client_for(printer_id)
-                if client is None:
-                    raise Conflict("The job's printer is not followed; try again in a moment.")
                 try:
                     raw = client.status()
                     if raw.file == job.remote_name and not raw.idle:
@@ -222,7 +228,6 @@ class Dispatcher:
                     ) from None
             queue.move(session, job, JobState.CANCELLED, CANCELLED_BY_STAFF, self._clock())
             session.commit()
-            return job
 
     def bed_cleared(self, printer_id: int, snapshot: Snapshot | None) -> Printer:
         """Staff confirm the bed is empty, while no step looks at the printer; refused while
@@ -242,27 +247,29 @@ class Dispatcher:
             session.delete(printer)
             session.commit()
 
-    def retry(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
+    def retry(self, job_id: int, on_printer: OnPrinter) -> None:
         """Staff put a job back in the queue. An unclear job is retried only when its printer
-        answers and is not printing it, and has not finished it (that would print it twice)."""
+        answers and is not printing it, and has not finished it (that would print it twice);
+        the printer's coordinator asks it (``on_printer``, see ``Fleet.on_printer``)."""
         with self._sessions() as session:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
             if job.state is not JobState.UNKNOWN or printer_id is None:
                 queue.retry(session, job)
                 session.commit()
-                return job
+                return
+        on_printer(printer_id, lambda client: self._retry_on(printer_id, job_id, client))
+
+    def _retry_on(self, printer_id: int, job_id: int, client: OctoPrintClient) -> None:
+        """On the printer's coordinator: retry an unclear job once OctoPrint says it is safe."""
         with self._guard(printer_id, wait=True), self._sessions() as session:
             job = queue.get_job(session, job_id)
             if job.state is JobState.UNKNOWN:
-                self._check_not_printing(job, client_for(printer_id))
+                self._check_not_printing(job, client)
             queue.retry(session, job)
             session.commit()
-            return job
 
-    def _check_not_printing(self, job: PrintJob, client: OctoPrintClient | None) -> None:
-        if client is None:
-            raise Conflict("The job's printer is not followed; try again in a moment.")
+    def _check_not_printing(self, job: PrintJob, client: OctoPrintClient) -> None:
         try:
             raw = client.status()
         except PrinterError:

@@ -56,8 +56,9 @@ def read_print_job(job_id: RecordId, session: SessionDep, _user: CurrentUser) ->
 def cancel_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> dict[str, Any]:
-    """A job on a printer is cancelled on OctoPrint first; its bed then needs clearing."""
-    _dispatcher(request).cancel(job_id, request.app.state.fleet.client)
+    """A job on a printer is cancelled on OctoPrint first, by the printer's coordinator (503
+    when it did not get to it in time); the bed then needs clearing."""
+    _dispatcher(request).cancel(job_id, request.app.state.fleet.on_printer)
     _changed(request)
     return read_print_job(job_id, session, _user)
 
@@ -66,7 +67,7 @@ def cancel_print_job(
 def retry_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> dict[str, Any]:
-    _dispatcher(request).retry(job_id, request.app.state.fleet.client)
+    _dispatcher(request).retry(job_id, request.app.state.fleet.on_printer)
     _changed(request)
     return read_print_job(job_id, session, _user)
 

@@ -165,7 +165,7 @@ def cancel_job(
 ) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.cancel(job_id, request.app.state.fleet.client)
+        dispatcher.cancel(job_id, request.app.state.fleet.on_printer)
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)
@@ -176,7 +176,7 @@ def cancel_job(
 def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: PageUser) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.retry(job_id, request.app.state.fleet.client)
+        dispatcher.retry(job_id, request.app.state.fleet.on_printer)
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)
