@@ -215,22 +215,37 @@ def _run_errand(errand: Errand[T], client: OctoPrintClient, future: Future[T]) -
 
 
 class Fleet:
-    """The coordinators of all registered printers, kept in step with the registry."""
+    """The coordinators of all registered printers, kept in step with the registry.
+
+    Syncs run one at a time, each reading the registry afresh (``targets``), and changes that
+    arrive during a sync are folded into one more: a sync that read an older registry can
+    never start a coordinator for a printer deleted meanwhile.
+    """
 
     def __init__(
-        self, timing: Timing, publish: Publish, after_poll: AfterPoll | None = None
+        self,
+        timing: Timing,
+        publish: Publish,
+        targets: Callable[[], list[Target] | None],
+        after_poll: AfterPoll | None = None,
     ) -> None:
         self.timing = timing
         self.publish = publish
         self.after_poll = after_poll
+        self._targets = targets  # blocking; None when the registry cannot be read
         self._coordinators: dict[int, Coordinator] = {}
+        self._lock = asyncio.Lock()
+        self._behind = False
+        self._catching_up: asyncio.Task[None] | None = None
+        self._closed = False
 
     def snapshot(self, printer_id: int) -> Snapshot | None:
         coordinator = self._coordinators.get(printer_id)
         return coordinator.snapshot if coordinator else None
 
     def states(self) -> list[tuple[Target, Snapshot]]:
-        return [(c.target, c.snapshot) for c in self._coordinators.values()]
+        # A copy: request threads read while a sync on the event loop changes the dict.
+        return [(c.target, c.snapshot) for c in self._coordinators.copy().values()]
 
     def on_printer(self, printer_id: int, errand: Errand[T]) -> T:
         """Have the printer's coordinator run ``errand`` and wait for its result. Blocks: call
@@ -263,22 +278,50 @@ class Fleet:
         for coordinator in self._coordinators.values():
             coordinator.wake()
 
-    async def sync(self, targets: list[Target]) -> None:
-        """Start coordinators for new or changed printers, stop those that are gone."""
-        wanted = {t.id: t for t in targets}
-        for printer_id in list(self._coordinators):
-            if (
-                printer_id not in wanted
-                or self._coordinators[printer_id].target != wanted[printer_id]
-            ):
-                await self._coordinators.pop(printer_id).stop()
-        for printer_id, target in wanted.items():
-            if printer_id not in self._coordinators:
-                coordinator = Coordinator(target, self.timing, self.publish, self.after_poll)
-                self._coordinators[printer_id] = coordinator
-                coordinator.start()
+    def changed(self) -> None:
+        """The registry changed: sync soon (call from the event loop). One kept task syncs,
+        and once more for all changes that came in while it ran."""
+        if self._closed:
+            return
+        self._behind = True
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up(), name="printer-fleet-sync")
+
+    async def _catch_up(self) -> None:
+        while self._behind and not self._closed:
+            self._behind = False
+            try:
+                await self.sync()
+            except Exception:  # the next change tries again
+                log.exception("printers: cannot follow the registry")
+
+    async def sync(self) -> None:
+        """Read the registry, start coordinators for new or changed printers and stop those
+        that are gone; one sync at a time."""
+        async with self._lock:
+            if self._closed:
+                return
+            targets = await asyncio.to_thread(self._targets)
+            if targets is None:  # the registry cannot be read: keep following what we follow
+                return
+            wanted = {t.id: t for t in targets}
+            for printer_id in list(self._coordinators):
+                if (
+                    printer_id not in wanted
+                    or self._coordinators[printer_id].target != wanted[printer_id]
+                ):
+                    await self._coordinators.pop(printer_id).stop()
+            for printer_id, target in wanted.items():
+                if printer_id not in self._coordinators:
+                    coordinator = Coordinator(target, self.timing, self.publish, self.after_poll)
+                    self._coordinators[printer_id] = coordinator
+                    coordinator.start()
 
     async def stop(self) -> None:
-        for coordinator in self._coordinators.values():
-            await coordinator.stop()
-        self._coordinators.clear()
+        self._closed = True
+        if self._catching_up is not None:
+            await self._catching_up  # ends with the sync under way
+        async with self._lock:
+            for coordinator in self._coordinators.values():
+                await coordinator.stop()
+            self._coordinators.clear()

@@ -15,10 +15,14 @@ from typing import Any
 
 import pytest
 import requests
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from tests.conftest import Lab, _lab
+from librarylab.app import create_app
+from printers.orm import Printer
+from tests.conftest import Lab, _lab, admin_headers, make_settings
 from tests.printers.jobs import gcode, job_reaches, printer_reaches, printing, states
-from tests.services import OctoPrint
+from tests.services import OctoPrint, hung_server
 
 
 @pytest.fixture
@@ -99,3 +103,35 @@ def test_a_cancel_the_coordinator_cannot_take_in_time_is_refused_and_changes_not
     cancelled = lab.client.post(f"/api/print-jobs/{job}/cancel", headers=lab.headers())
     assert cancelled.status_code == 200, cancelled.text
     assert printer_reaches(lab, printer, "operational")["state"]["state"] == "operational"
+
+
+def test_rapid_printer_changes_end_with_the_coordinators_of_the_printers_that_exist(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Each printer's looks hang for a second (a server that never answers), so stopping a
+    coordinator takes a while: changes arrive while the fleet is still busy with earlier ones."""
+    app = create_app(make_settings(tmp_path, sqlite_url, printer_timeout_seconds=1.0))
+    with hung_server() as url, TestClient(app) as client:
+        headers = admin_headers(app)
+
+        def register(name: str) -> int:
+            body = {"name": name, "url": url, "api_key": "k"}
+            created = client.post("/api/printers", headers=headers, json=body)
+            assert created.status_code == 201, created.text
+            return int(created.json()["id"])
+
+        kept = register("Kept")
+        for round_ in range(4):
+            printer = register(f"Prusa {round_}")
+            time.sleep(0.5)  # its coordinator is in its first look
+            renamed = client.patch(
+                f"/api/printers/{printer}", headers=headers, json={"name": f"Renamed {round_}"}
+            )
+            assert renamed.status_code == 200, renamed.text
+            assert client.delete(f"/api/printers/{printer}", headers=headers).status_code == 204
+        time.sleep(3)  # every stop has ended: a look takes at most a second
+        with app.state.sessions() as session:
+            existing = sorted(session.scalars(select(Printer.id)))
+        followed = sorted(target.id for target, _snapshot in app.state.fleet.states())
+        assert existing == [kept]
+        assert followed == existing

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from printers.orm import Printer
 from tests.conftest import Lab, admin_headers, make_settings
 from tests.mqtt import Recorder
 from tests.printers.jobs import gcode, job_on, upload_file
-from tests.services import OctoPrint, free_port
+from tests.services import OctoPrint, free_port, hung_server
 
 
 def printing_station(lab: Lab) -> int:
@@ -141,46 +139,20 @@ def test_only_admins_register_printers(lab: Lab) -> None:
 
 def test_a_hung_octoprint_turns_offline_within_the_limit(tmp_path: Path, sqlite_url: str) -> None:
     """A fake on purpose: a server that accepts and never answers (OctoPrint cannot do that)."""
-    hung = socket.socket()
-    hung.bind(("127.0.0.1", 0))
-    hung.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        hung.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(hung.accept()[0])
-            except TimeoutError:
-                continue
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
     settings = make_settings(
         tmp_path, sqlite_url, printer_offline_after_seconds=1.0, printer_timeout_seconds=0.5
     )
     app = create_app(settings)
-    try:
-        with TestClient(app) as client:
-            headers = admin_headers(app)
-            port = hung.getsockname()[1]
-            created = client.post(
-                "/api/printers",
-                headers=headers,
-                json={"name": "Hung", "url": f"http://127.0.0.1:{port}", "api_key": "k"},
-            ).json()
-            started = time.monotonic()
-            printer = state_of(client, headers, created["id"], "offline", timeout=10)
-            assert printer["state"]["state"] == "offline"
-            assert "does not answer" in printer["state"]["detail"]
-            assert time.monotonic() - started < 5
-    finally:
-        stop.set()
-        acceptor.join(timeout=5)
-        for connection in held:
-            connection.close()
-        hung.close()
+    with hung_server() as url, TestClient(app) as client:
+        headers = admin_headers(app)
+        created = client.post(
+            "/api/printers", headers=headers, json={"name": "Hung", "url": url, "api_key": "k"}
+        ).json()
+        started = time.monotonic()
+        printer = state_of(client, headers, created["id"], "offline", timeout=10)
+        assert printer["state"]["state"] == "offline"
+        assert "does not answer" in printer["state"]["detail"]
+        assert time.monotonic() - started < 5
 
 
 def test_printer_states_go_to_the_wall_without_address_or_key(
