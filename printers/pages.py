@@ -113,7 +113,10 @@ def delete_printer(
     request: Request, printer_id: RecordId, session: SessionDep, _user: AdminPageUser
 ) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
-    dispatcher.delete_printer(printer_id)
+    try:
+        dispatcher.delete_printer(printer_id)
+    except DomainError as exc:
+        return _page(request, session, exc)
     request.app.state.printers_changed()
     return _see()
 
