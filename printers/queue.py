@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -254,7 +254,7 @@ def before_station_deleted(session: Session, station_id: int) -> None:
     )
 
 
-def _cancel_waiting_for(session: Session, target: Any, reason: Problem) -> None:
+def _cancel_waiting_for(session: Session, target: ColumnElement[bool], reason: Problem) -> None:
     waiting = select(PrintJob).where(PrintJob.state == JobState.QUEUED, target)
     for job in session.scalars(waiting).all():
         move(session, job, JobState.CANCELLED, reason)
