@@ -19,7 +19,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -30,7 +31,7 @@ from librarylab.errors import Conflict, Problem
 from printers import queue
 from printers.jobs import ACTIVE, CANCELLED_BY_STAFF, JobState, judge, why
 from printers.model import OPERATIONAL, PAUSED, PRINTING, STALLED, Duty, Snapshot
-from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
+from printers.octoprint import Busy, OctoPrintClient, PrinterError, Rejected, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
 from printers.service import active_job, get_printer
 
@@ -39,6 +40,17 @@ log = logging.getLogger(__name__)
 OnPrinter = Callable[[int, Callable[[OctoPrintClient], None]], None]
 LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
 SHOWN = (*ACTIVE, JobState.UNKNOWN, JobState.AWAITING_BED_CLEAR, JobState.FAILED)
+# How long a printer is asked for its analysis of a file printed without a slicer estimate.
+ESTIMATE_PATIENCE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class _Awaited:
+    """A printed file whose estimate is awaited from OctoPrint's analysis of its upload."""
+
+    file_id: int
+    remote_name: str
+    until: datetime
 
 
 class Dispatcher:
@@ -54,6 +66,8 @@ class Dispatcher:
         self._files_dir = files_dir
         self._clock = clock
         self._locks: dict[int, threading.Lock] = {}
+        # Per printer; read and changed only in a step of that printer (under its guard).
+        self._awaited: dict[int, list[_Awaited]] = {}
 
     @contextmanager
     def _guard(self, printer_id: int, *, wait: bool) -> Iterator[bool]:
@@ -73,8 +87,10 @@ class Dispatcher:
         with self._guard(printer_id, wait=False) as got:
             if not got:
                 return None
-            self._reconcile(printer_id, client, snapshot)
+            self._reconcile(printer_id, snapshot)
             if snapshot.state == OPERATIONAL:
+                if printer_id in self._awaited:
+                    self._learn_estimates(printer_id, client)
                 self._dispatch(printer_id, client)
             return self.duty(printer_id)
 
@@ -100,7 +116,7 @@ class Dispatcher:
                 }
             return Duty(bed_clear, summary)
 
-    def _reconcile(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> None:
+    def _reconcile(self, printer_id: int, snapshot: Snapshot) -> None:
         with self._sessions() as session:
             for job in queue.open_jobs_on(session, printer_id):
                 verdict = judge(job.state, job.remote_name, snapshot, leftover=True)
@@ -121,18 +137,61 @@ class Dispatcher:
                     verdict.reason.message,
                 )
                 if job.state is JobState.AWAITING_BED_CLEAR:
-                    self._learn_estimate(session, job, client)
+                    self._await_estimate(session, printer_id, job)
 
-    def _learn_estimate(self, session: Session, job: PrintJob, client: OctoPrintClient) -> None:
-        """A file without a slicer estimate takes OctoPrint's analysis of its upload."""
+    def _await_estimate(self, session: Session, printer_id: int, job: PrintJob) -> None:
+        """A file printed without a slicer estimate takes OctoPrint's analysis of the job's
+        upload; the printer is asked on its idle looks from now on (``_learn_estimates``)."""
         record = session.get(PrintFile, job.file_id)
         if record is None or record.estimated_seconds is not None or not job.remote_name:
             return
-        try:
-            record.estimated_seconds = client.estimated_seconds(job.remote_name)
-        except PrinterError:
-            return
-        session.commit()
+        until = self._clock() + ESTIMATE_PATIENCE
+        awaited = _Awaited(job.file_id, job.remote_name, until)
+        self._awaited.setdefault(printer_id, []).append(awaited)
+
+    def _learn_estimates(self, printer_id: int, client: OctoPrintClient) -> None:
+        """Ask the idle printer for its analysis of the files whose estimate is awaited.
+
+        OctoPrint analyses an upload only while it prints nothing, so a file printed right
+        after its upload is analysed a moment after that print ends, or later. Each file is
+        asked for until the estimate is known (from this printer or any other), OctoPrint
+        has analysed it without one (it extrudes nothing) or no longer has it, or
+        ``ESTIMATE_PATIENCE`` has passed; its next print asks again.
+        """
+        now = self._clock()
+        kept: list[_Awaited] = []
+        with self._sessions() as session:
+            awaited = self._awaited.get(printer_id, [])
+            for index, item in enumerate(awaited):
+                record = session.get(PrintFile, item.file_id)
+                if record is None or record.estimated_seconds is not None:
+                    continue
+                if now >= item.until:
+                    log.info("file %d: OctoPrint gave no estimate in time", item.file_id)
+                    continue
+                try:
+                    analysis = client.analysis(item.remote_name)
+                except Rejected as exc:
+                    if exc.status != 404:  # else the upload is gone: nothing left to analyse
+                        kept.append(item)
+                    continue
+                except PrinterError:  # no answer: ask again at the next idle look
+                    kept.extend(awaited[index:])
+                    break
+                if not analysis.done:
+                    kept.append(item)
+                elif analysis.estimated_seconds is not None:
+                    record.estimated_seconds = analysis.estimated_seconds
+                    session.commit()
+                    log.info(
+                        "file %d: %d s, from OctoPrint's analysis",
+                        item.file_id,
+                        analysis.estimated_seconds,
+                    )
+        if kept:
+            self._awaited[printer_id] = kept
+        else:
+            self._awaited.pop(printer_id, None)
 
     def _dispatch(self, printer_id: int, client: OctoPrintClient) -> None:
         with self._sessions() as session:
@@ -246,6 +305,7 @@ class Dispatcher:
             queue.before_printer_deleted(session, printer_id)
             session.delete(printer)
             session.commit()
+            self._awaited.pop(printer_id, None)
 
     def retry(self, job_id: int, on_printer: OnPrinter) -> None:
         """Staff put a job back in the queue. An unclear job is retried only when its printer
