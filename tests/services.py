@@ -297,8 +297,14 @@ class OctoPrint:
         self.api("POST", "/api/printer/command", json={"command": command})
 
     def prints_of(self, name: str) -> dict[str, Any]:
-        """OctoPrint's own count of finished and failed prints of an uploaded file."""
-        info = self.api("GET", f"/api/files/local/{name}")
+        """OctoPrint's own count of finished and failed prints of an uploaded file; none for
+        a file OctoPrint does not have (a job claimed, then never sent)."""
+        try:
+            info = self.api("GET", f"/api/files/local/{name}")
+        except httpx2.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return {}
+            raise
         prints: dict[str, Any] = info.get("prints") or {}
         return prints
 

@@ -209,6 +209,7 @@ def test_a_job_left_uploading_by_a_stopped_service_becomes_unknown(
     assert settled["state"] == "unknown"
     assert "stopped while sending" in settled["reason"]
     assert states(settled) == ["queued", "uploading", "unknown"]
+    assert octoprint.prints_of(settled["remote_name"]) == {}  # OctoPrint never got the file
 
 
 @pytest.fixture
