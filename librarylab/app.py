@@ -36,6 +36,7 @@ from printers import file_routes as print_file_routes
 from printers import files as print_files
 from printers import job_routes as print_job_routes
 from printers import pages as printer_pages
+from printers import queue as print_queue
 from printers import routes as printer_routes
 from printers import service as printer_service
 from printers.coordinator import Fleet, Target, Timing
@@ -80,6 +81,15 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.bus = bus
             app.state.live = LivePublisher(bus, topics, app.state.sessions, settings.timezone)
             await app.state.live.start()
+
+        def printers() -> list[Target] | None:
+            try:
+                with app.state.sessions() as session:
+                    return printer_service.targets(session, app.state.secret_box)
+            except SQLAlchemyError as exc:  # the health check reports the database
+                log.warning("cannot read the printers: %s", type(exc).__name__)
+                return None
+
         app.state.fleet = fleet = Fleet(
             Timing(
                 offline_after=settings.printer_offline_after_seconds,
@@ -89,24 +99,13 @@ def create_app(settings: Settings) -> FastAPI:
             publish=lambda target, snapshot, duty: _publish_printer(
                 bus, topics, target, snapshot, duty
             ),
+            targets=printers,
             after_poll=app.state.dispatcher.step,
         )
         loop = asyncio.get_running_loop()
         app.state.jobs_changed = lambda: loop.call_soon_threadsafe(fleet.wake)
-
-        async def resync() -> None:
-            try:
-                with app.state.sessions() as session:
-                    wanted = printer_service.targets(session, app.state.secret_box)
-            except SQLAlchemyError as exc:  # the health check reports the database
-                log.warning("cannot read the printers: %s", type(exc).__name__)
-                return
-            await fleet.sync(wanted)
-
-        app.state.printers_changed = lambda: loop.call_soon_threadsafe(
-            lambda: loop.create_task(resync())
-        )
-        await resync()
+        app.state.printers_changed = lambda: loop.call_soon_threadsafe(fleet.changed)
+        await fleet.sync()
         try:
             yield
         finally:
@@ -138,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.dispatcher = Dispatcher(
         engine, app.state.sessions, print_files.store_dir(settings.data_dir)
     )
+    app.state.before_station_deleted = print_queue.before_station_deleted
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
     app.include_router(health.router, responses=HEALTH_RESPONSES)

@@ -4,7 +4,8 @@
      ├── InvalidInput      -> 422  (the message says what to fix)
      │    └── TooLarge     -> 413  (an upload over its limit)
      ├── NotFound          -> 404
-     └── Conflict          -> 409  (e.g. a name that must be unique is taken)
+     ├── Conflict          -> 409  (e.g. a name that must be unique is taken)
+     └── Unavailable       -> 503  (a device did not answer in time; try again)
 
 Messages are English templates with ``{named}`` fields. The API answers in English;
 the staff pages translate the template first, then fill in the fields. Babel finds the
@@ -83,3 +84,8 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The input clashes with something already stored."""
+
+
+class Unavailable(DomainError):
+    """Something the request needs (a printer) did not get to it in time; nothing changed
+    unless the message says otherwise."""

@@ -10,7 +10,8 @@ Every 4xx and 5xx under ``/api`` is ``application/problem+json`` with ``type``, 
      ├── InvalidInput          -> 422 /problems/rule-broken
      │    └── TooLarge         -> 413 /problems/too-large
      ├── NotFound              -> 404 /problems/not-found
-     └── Conflict              -> 409 /problems/conflict
+     ├── Conflict              -> 409 /problems/conflict
+     └── Unavailable           -> 503 /problems/unavailable (a printer did not get to it)
     IntegrityError             -> 409 /problems/conflict (a race the database settled)
     DataError                  -> 422 /problems/rule-broken (a value the database cannot hold)
     HTTPException              -> its status, about:blank (401, 403, 404, 405 with every
@@ -39,7 +40,14 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from librarylab.deps import admin_user, optional_user
-from librarylab.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
+from librarylab.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
 from librarylab.templating import gettext_for
 
 MEDIA_TYPE = "application/problem+json"
@@ -86,6 +94,7 @@ RULE_BROKEN = ("/problems/rule-broken", "The request breaks a rule")
 TOO_LARGE = ("/problems/too-large", "The upload is too large")
 NOT_FOUND = ("/problems/not-found", "No such record")
 CONFLICT = ("/problems/conflict", "The request clashes with stored data")
+UNAVAILABLE = ("/problems/unavailable", "A printer did not take the request in time")
 
 # Most specific first: TooLarge is an InvalidInput.
 _DOMAIN_KINDS: list[tuple[type[DomainError], int, tuple[str, str]]] = [
@@ -93,6 +102,7 @@ _DOMAIN_KINDS: list[tuple[type[DomainError], int, tuple[str, str]]] = [
     (InvalidInput, 422, RULE_BROKEN),
     (NotFound, 404, NOT_FOUND),
     (Conflict, 409, CONFLICT),
+    (Unavailable, 503, UNAVAILABLE),
 ]
 
 
@@ -285,6 +295,8 @@ DESCRIPTIONS = {
     404: "There is no record with this id.",
     409: "The request clashes with stored data (e.g. a name already taken).",
     413: "The upload is larger than the limit.",
+    503: "The printer's coordinator did not get to the request in time; nothing changed "
+    "unless `detail` says otherwise.",
     422: "Invalid input: `errors` lists every value that does not match the API; a broken "
     "rule is named in `detail`, with its `field` and `fixes`.",
 }

@@ -8,6 +8,9 @@ Nothing is ever started again on a guess: a job the service lost track of become
 
 One step per printer runs at a time, across all instances sharing the database (a thread
 lock here, an advisory lock on PostgreSQL); claims are compare-and-set updates besides.
+Staff actions on a printer (cancel, retry, bed cleared, delete) take the same lock. Those
+that need OctoPrint (cancel a print, ask before retrying an unclear job) run as errands on
+the printer's coordinator, the only caller of its OctoPrint.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -25,15 +29,28 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarylab.database import exclusive
 from librarylab.errors import Conflict, Problem
 from printers import queue
-from printers.jobs import ACTIVE, JobState, judge, why
+from printers.jobs import ACTIVE, CANCELLED_BY_STAFF, JobState, judge, why
 from printers.model import OPERATIONAL, PAUSED, PRINTING, STALLED, Duty, Snapshot
-from printers.octoprint import Busy, OctoPrintClient, PrinterError, Unreachable
+from printers.octoprint import Busy, OctoPrintClient, PrinterError, Rejected, Unreachable
 from printers.orm import Printer, PrintFile, PrintJob
-from printers.service import active_job
+from printers.service import active_job, get_printer
 
 log = logging.getLogger(__name__)
+# Runs an errand with the printer's client on its coordinator, and waits for it.
+OnPrinter = Callable[[int, Callable[[OctoPrintClient], None]], None]
 LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
 SHOWN = (*ACTIVE, JobState.UNKNOWN, JobState.AWAITING_BED_CLEAR, JobState.FAILED)
+# How long a printer is asked for its analysis of a file printed without a slicer estimate.
+ESTIMATE_PATIENCE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class _Awaited:
+    """A printed file whose estimate is awaited from OctoPrint's analysis of its upload."""
+
+    file_id: int
+    remote_name: str
+    until: datetime
 
 
 class Dispatcher:
@@ -49,6 +66,8 @@ class Dispatcher:
         self._files_dir = files_dir
         self._clock = clock
         self._locks: dict[int, threading.Lock] = {}
+        # Per printer; read and changed only in a step of that printer (under its guard).
+        self._awaited: dict[int, list[_Awaited]] = {}
 
     @contextmanager
     def _guard(self, printer_id: int, *, wait: bool) -> Iterator[bool]:
@@ -68,8 +87,10 @@ class Dispatcher:
         with self._guard(printer_id, wait=False) as got:
             if not got:
                 return None
-            self._reconcile(printer_id, client, snapshot)
+            self._reconcile(printer_id, snapshot)
             if snapshot.state == OPERATIONAL:
+                if printer_id in self._awaited:
+                    self._learn_estimates(printer_id, client)
                 self._dispatch(printer_id, client)
             return self.duty(printer_id)
 
@@ -95,7 +116,7 @@ class Dispatcher:
                 }
             return Duty(bed_clear, summary)
 
-    def _reconcile(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> None:
+    def _reconcile(self, printer_id: int, snapshot: Snapshot) -> None:
         with self._sessions() as session:
             for job in queue.open_jobs_on(session, printer_id):
                 verdict = judge(job.state, job.remote_name, snapshot, leftover=True)
@@ -116,18 +137,61 @@ class Dispatcher:
                     verdict.reason.message,
                 )
                 if job.state is JobState.AWAITING_BED_CLEAR:
-                    self._learn_estimate(session, job, client)
+                    self._await_estimate(session, printer_id, job)
 
-    def _learn_estimate(self, session: Session, job: PrintJob, client: OctoPrintClient) -> None:
-        """A file without a slicer estimate takes OctoPrint's analysis of its upload."""
+    def _await_estimate(self, session: Session, printer_id: int, job: PrintJob) -> None:
+        """A file printed without a slicer estimate takes OctoPrint's analysis of the job's
+        upload; the printer is asked on its idle looks from now on (``_learn_estimates``)."""
         record = session.get(PrintFile, job.file_id)
         if record is None or record.estimated_seconds is not None or not job.remote_name:
             return
-        try:
-            record.estimated_seconds = client.estimated_seconds(job.remote_name)
-        except PrinterError:
-            return
-        session.commit()
+        until = self._clock() + ESTIMATE_PATIENCE
+        awaited = _Awaited(job.file_id, job.remote_name, until)
+        self._awaited.setdefault(printer_id, []).append(awaited)
+
+    def _learn_estimates(self, printer_id: int, client: OctoPrintClient) -> None:
+        """Ask the idle printer for its analysis of the files whose estimate is awaited.
+
+        OctoPrint analyses an upload only while it prints nothing, so a file printed right
+        after its upload is analysed a moment after that print ends, or later. Each file is
+        asked for until the estimate is known (from this printer or any other), OctoPrint
+        has analysed it without one (it extrudes nothing) or no longer has it, or
+        ``ESTIMATE_PATIENCE`` has passed; its next print asks again.
+        """
+        now = self._clock()
+        kept: list[_Awaited] = []
+        with self._sessions() as session:
+            awaited = self._awaited.get(printer_id, [])
+            for index, item in enumerate(awaited):
+                record = session.get(PrintFile, item.file_id)
+                if record is None or record.estimated_seconds is not None:
+                    continue
+                if now >= item.until:
+                    log.info("file %d: OctoPrint gave no estimate in time", item.file_id)
+                    continue
+                try:
+                    analysis = client.analysis(item.remote_name)
+                except Rejected as exc:
+                    if exc.status != 404:  # else the upload is gone: nothing left to analyse
+                        kept.append(item)
+                    continue
+                except PrinterError:  # no answer: ask again at the next idle look
+                    kept.extend(awaited[index:])
+                    break
+                if not analysis.done:
+                    kept.append(item)
+                elif analysis.estimated_seconds is not None:
+                    record.estimated_seconds = analysis.estimated_seconds
+                    session.commit()
+                    log.info(
+                        "file %d: %d s, from OctoPrint's analysis",
+                        item.file_id,
+                        analysis.estimated_seconds,
+                    )
+        if kept:
+            self._awaited[printer_id] = kept
+        else:
+            self._awaited.pop(printer_id, None)
 
     def _dispatch(self, printer_id: int, client: OctoPrintClient) -> None:
         with self._sessions() as session:
@@ -196,22 +260,23 @@ class Dispatcher:
         session.commit()
         log.warning("job %d failed: %s", job.id, reason.message)
 
-    def cancel(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
-        """Cancel a job; one on a printer is cancelled on OctoPrint first (``client_for``
-        gives the printer's client, see ``Fleet.client``)."""
+    def cancel(self, job_id: int, on_printer: OnPrinter) -> None:
+        """Cancel a job; one on a printer is cancelled on OctoPrint first, by the printer's
+        coordinator (``on_printer``, see ``Fleet.on_printer``)."""
         with self._sessions() as session:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
             if job.state not in ACTIVE or printer_id is None:
-                queue.cancel_waiting(session, job, why("cancelled by staff"))
+                queue.cancel_waiting(session, job, CANCELLED_BY_STAFF)
                 session.commit()
-                return job
+                return
+        on_printer(printer_id, lambda client: self._cancel_on(printer_id, job_id, client))
+
+    def _cancel_on(self, printer_id: int, job_id: int, client: OctoPrintClient) -> None:
+        """On the printer's coordinator: stop the print if it is the job's, then record it."""
         with self._guard(printer_id, wait=True), self._sessions() as session:
             job = queue.get_job(session, job_id)
             if job.state in ACTIVE:
-                client = client_for(printer_id)
-                if client is None:
-                    raise Conflict("The job's printer is not followed; try again in a moment.")
                 try:
                     raw = client.status()
                     if raw.file == job.remote_name and not raw.idle:
@@ -220,9 +285,8 @@ class Dispatcher:
                     raise Conflict(
                         "OctoPrint did not cancel the print: {reason}", reason=str(exc)
                     ) from None
-            queue.move(session, job, JobState.CANCELLED, why("cancelled by staff"), self._clock())
+            queue.move(session, job, JobState.CANCELLED, CANCELLED_BY_STAFF, self._clock())
             session.commit()
-            return job
 
     def bed_cleared(self, printer_id: int, snapshot: Snapshot | None) -> Printer:
         """Staff confirm the bed is empty, while no step looks at the printer; refused while
@@ -233,27 +297,39 @@ class Dispatcher:
             session.commit()
             return printer
 
-    def retry(self, job_id: int, client_for: Callable[[int], OctoPrintClient | None]) -> PrintJob:
+    def delete_printer(self, printer_id: int) -> None:
+        """Delete a printer while no step looks at it (so no job is claimed meanwhile);
+        refused while something of a job may be on it, see ``queue.before_printer_deleted``."""
+        with self._guard(printer_id, wait=True), self._sessions() as session:
+            printer = get_printer(session, printer_id)
+            queue.before_printer_deleted(session, printer_id)
+            session.delete(printer)
+            session.commit()
+            self._awaited.pop(printer_id, None)
+
+    def retry(self, job_id: int, on_printer: OnPrinter) -> None:
         """Staff put a job back in the queue. An unclear job is retried only when its printer
-        answers and is not printing it, and has not finished it (that would print it twice)."""
+        answers and is not printing it, and has not finished it (that would print it twice);
+        the printer's coordinator asks it (``on_printer``, see ``Fleet.on_printer``)."""
         with self._sessions() as session:
             job = queue.get_job(session, job_id)
             printer_id = job.assigned_printer_id
             if job.state is not JobState.UNKNOWN or printer_id is None:
                 queue.retry(session, job)
                 session.commit()
-                return job
+                return
+        on_printer(printer_id, lambda client: self._retry_on(printer_id, job_id, client))
+
+    def _retry_on(self, printer_id: int, job_id: int, client: OctoPrintClient) -> None:
+        """On the printer's coordinator: retry an unclear job once OctoPrint says it is safe."""
         with self._guard(printer_id, wait=True), self._sessions() as session:
             job = queue.get_job(session, job_id)
             if job.state is JobState.UNKNOWN:
-                self._check_not_printing(job, client_for(printer_id))
+                self._check_not_printing(job, client)
             queue.retry(session, job)
             session.commit()
-            return job
 
-    def _check_not_printing(self, job: PrintJob, client: OctoPrintClient | None) -> None:
-        if client is None:
-            raise Conflict("The job's printer is not followed; try again in a moment.")
+    def _check_not_printing(self, job: PrintJob, client: OctoPrintClient) -> None:
         try:
             raw = client.status()
         except PrinterError:

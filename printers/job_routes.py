@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from librarylab.deps import CurrentUser, SessionDep
+from librarylab.problems import error_responses
 from librarylab.schemas import RecordId
 from printers import queue
 from printers.dispatcher import Dispatcher
@@ -59,21 +60,22 @@ def read_print_job(job_id: RecordId, session: SessionDep, _user: CurrentUser) ->
     return job_out(job, queue.history(session, job_id))
 
 
-@router.post("/api/print-jobs/{job_id}/cancel")
+@router.post("/api/print-jobs/{job_id}/cancel", responses=error_responses(503))
 def cancel_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> PrintJobDetail:
-    """A job on a printer is cancelled on OctoPrint first; its bed then needs clearing."""
-    _dispatcher(request).cancel(job_id, request.app.state.fleet.client)
+    """A job on a printer is cancelled on OctoPrint first, by the printer's coordinator (503
+    when it did not get to it in time); the bed then needs clearing."""
+    _dispatcher(request).cancel(job_id, request.app.state.fleet.on_printer)
     _changed(request)
     return read_print_job(job_id, session, _user)
 
 
-@router.post("/api/print-jobs/{job_id}/retry")
+@router.post("/api/print-jobs/{job_id}/retry", responses=error_responses(503))
 def retry_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> PrintJobDetail:
-    _dispatcher(request).retry(job_id, request.app.state.fleet.client)
+    _dispatcher(request).retry(job_id, request.app.state.fleet.on_printer)
     _changed(request)
     return read_print_job(job_id, session, _user)
 

@@ -65,6 +65,9 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
 }
 ACTIVE = frozenset({UP, PR})  # the printer is busy with the job
 OPEN = frozenset({Q, UP, PR, UNKNOWN})  # not settled yet
+# Something of the job may be on the printer: being sent or printed, a part on the bed
+# (``finished`` passes on to ``awaiting_bed_clear`` in the same transaction), or unclear.
+ON_PRINTER = frozenset({UP, PR, FIN, BED, UNKNOWN})
 
 
 def why(template: str, detail: str = "", **params: str) -> Problem:
@@ -72,6 +75,11 @@ def why(template: str, detail: str = "", **params: str) -> Problem:
     values, each cut to a length the history can hold."""
     values = {"detail": detail, **params} if detail or "{detail}" in template else params
     return Problem("reason", template, {k: str(v)[:200] for k, v in values.items()})
+
+
+# The one reason that says a person, not the service, cancelled a job (plan_jobs tells the
+# two apart: a print staff cancelled is not queued again by a re-plan).
+CANCELLED_BY_STAFF = why("cancelled by staff")
 
 
 def remote_name(job_id: int, attempt: str) -> str:

@@ -13,6 +13,7 @@ header, and octorest's bare ``RuntimeError("… (status)")`` and the network's e
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,14 @@ class Rejected(PrinterError):
         super().__init__(f"OctoPrint refused ({status}): {reason}")
         self.status = status
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """OctoPrint's analysis of an uploaded file: not ``done`` while it is still queued."""
+
+    done: bool
+    estimated_seconds: int | None = None
 
 
 class _TimedSession(requests.Session):
@@ -148,11 +157,16 @@ class OctoPrintClient:
     def cancel(self) -> None:
         self._call(self._octo.cancel)
 
-    def estimated_seconds(self, remote_name: str) -> int | None:
-        """OctoPrint's own analysis of an uploaded file (a moment after the upload)."""
+    def analysis(self, remote_name: str) -> Analysis:
+        """OctoPrint's own analysis of an uploaded file. OctoPrint analyses uploads only while
+        it prints nothing: a file printed right after its upload is analysed after that print.
+        A file it no longer has is ``Rejected`` with status 404."""
         info = self._call(lambda: self._octo.files_info("local", remote_name))
-        seconds = ((info or {}).get("gcodeAnalysis") or {}).get("estimatedPrintTime")
-        return round(seconds) if isinstance(seconds, int | float) else None
+        found = (info or {}).get("gcodeAnalysis")
+        if not isinstance(found, dict):
+            return Analysis(done=False)
+        seconds = found.get("estimatedPrintTime")  # absent for a file that extrudes nothing
+        return Analysis(True, round(seconds) if isinstance(seconds, int | float) else None)
 
     def _call(self, action: Any) -> Any:
         try:

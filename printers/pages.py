@@ -113,8 +113,11 @@ def create_printer(
 def delete_printer(
     request: Request, printer_id: RecordId, session: SessionDep, _user: AdminPageUser
 ) -> Response:
-    service.delete_printer(session, printer_id)
-    session.commit()
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    try:
+        dispatcher.delete_printer(printer_id)
+    except DomainError as exc:
+        return _page(request, session, exc)
     request.app.state.printers_changed()
     return _see()
 
@@ -165,7 +168,7 @@ def cancel_job(
 ) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.cancel(job_id, request.app.state.fleet.client)
+        dispatcher.cancel(job_id, request.app.state.fleet.on_printer)
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)
@@ -176,7 +179,7 @@ def cancel_job(
 def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: PageUser) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.retry(job_id, request.app.state.fleet.client)
+        dispatcher.retry(job_id, request.app.state.fleet.on_printer)
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)

@@ -3,6 +3,12 @@
 Called whenever a plan is made or changed (in the same transaction): queued jobs move with
 their group's slot or are cancelled when the group no longer has one; jobs already on a
 printer, or settled, are left alone (a group never gets a second demo print).
+
+Who cancelled a job decides whether the group gets a new one. A job staff cancelled (its
+reason is ``CANCELLED_BY_STAFF``) keeps covering its group: no plan or re-plan queues
+another print for it; only a retry by staff puts it back in the queue. A job the service
+cancelled itself (the group lost its printing slot, no demo file fit, the slot passed) does
+not: when a later plan gives the group a printing slot, it gets a new job.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from librarylab.errors import Conflict
 from printers import queue
-from printers.jobs import JobState, why
+from printers.jobs import CANCELLED_BY_STAFF, JobState, why
 from printers.orm import PrintFile, PrintJob
 from stations.model import Kind
 from stations.orm import Station
@@ -63,8 +69,8 @@ def sync_visit(
     ).all()
     covered = set()
     for job in jobs:
-        if job.state is JobState.CANCELLED:
-            continue
+        if job.state is JobState.CANCELLED and job.reason != CANCELLED_BY_STAFF.template:
+            continue  # cancelled by the service: a printing slot may bring a new job
         assert job.group_id is not None
         covered.add(job.group_id)
         if job.state is not JobState.QUEUED:

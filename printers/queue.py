@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from librarylab.errors import Conflict, InvalidInput, NotFound, Problem
-from printers.jobs import ACTIVE, ALLOWED, JobState, remote_name, why
+from printers.jobs import ACTIVE, ALLOWED, ON_PRINTER, JobState, remote_name, why
 from printers.orm import JobEvent, Printer, PrintFile, PrintJob
 from printers.service import active_job, check_printing_station, get_printer
 from visits.model import VisitStatus
@@ -176,6 +176,12 @@ def retry(session: Session, job: PrintJob) -> None:
             id=job.id,
             state=job.state,
         )
+    if job.printer_id is None and job.station_id is None:
+        raise Conflict(
+            "Job {id} has no printer or station any more (deleted); queue a new job instead.",
+            "state",
+            id=job.id,
+        )
     move(session, job, JobState.QUEUED, why("retried by staff"))
     job.assigned_printer_id = None
     session.flush()
@@ -206,6 +212,52 @@ def open_jobs_on(session: Session, printer_id: int) -> Sequence[PrintJob]:
         )
         .order_by(PrintJob.id)
     ).all()
+
+
+def before_printer_deleted(session: Session, printer_id: int) -> None:
+    """Refused while something of a job may be on the printer: once the printer is gone that
+    job could never be checked again (a retry would not ask whether it still prints). Jobs
+    waiting for this printer are cancelled: nothing else would ever take them."""
+    held = session.scalars(
+        select(PrintJob)
+        .where(PrintJob.assigned_printer_id == printer_id, PrintJob.state.in_(ON_PRINTER))
+        .order_by(PrintJob.id)
+    ).first()
+    if held is not None and held.state in ACTIVE:
+        raise Conflict(
+            "The printer is busy with job {job}; cancel the job first.", "id", job=held.id
+        )
+    if held is not None and held.state is JobState.UNKNOWN:
+        raise Conflict(
+            "Job {job} on this printer is unclear and may still be printing: check the "
+            "printer, then cancel or retry the job before deleting the printer.",
+            "id",
+            job=held.id,
+        )
+    if held is not None:
+        raise Conflict(
+            "Job {job} has finished on this printer and its print may still be on the bed: "
+            "take it off and confirm the bed clear first.",
+            "id",
+            job=held.id,
+        )
+    _cancel_waiting_for(session, PrintJob.printer_id == printer_id, why("its printer was deleted"))
+
+
+def before_station_deleted(session: Session, station_id: int) -> None:
+    """Jobs for any printer of the station are cancelled (jobs already on a printer go on
+    there; the station's printers stay registered, without a station)."""
+    _cancel_waiting_for(
+        session,
+        and_(PrintJob.printer_id.is_(None), PrintJob.station_id == station_id),
+        why("its station was deleted"),
+    )
+
+
+def _cancel_waiting_for(session: Session, target: ColumnElement[bool], reason: Problem) -> None:
+    waiting = select(PrintJob).where(PrintJob.state == JobState.QUEUED, target)
+    for job in session.scalars(waiting).all():
+        move(session, job, JobState.CANCELLED, reason)
 
 
 def bed_cleared(session: Session, printer_id: int, printing: bool) -> Printer:

@@ -9,6 +9,7 @@ from librarylab.deps import AdminUser, CurrentUser, SessionDep
 from librarylab.schemas import RecordId
 from printers import service
 from printers.coordinator import Fleet
+from printers.dispatcher import Dispatcher
 from printers.schemas import PrinterCreate, PrinterOut, PrinterPatch, printer_out
 
 router = APIRouter(prefix="/api/printers", tags=["printers"])
@@ -67,9 +68,9 @@ def update_printer(
 
 
 @router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_printer(
-    request: Request, printer_id: RecordId, session: SessionDep, _user: AdminUser
-) -> None:
-    service.delete_printer(session, printer_id)
-    session.commit()
+def delete_printer(request: Request, printer_id: RecordId, _user: AdminUser) -> None:
+    """Refused while something of a job may be on the printer; jobs waiting for it are
+    cancelled."""
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    dispatcher.delete_printer(printer_id)
     _changed(request)

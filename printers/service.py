@@ -62,18 +62,6 @@ def active_job(session: Session, printer_id: int) -> PrintJob | None:
     ).first()
 
 
-def delete_printer(session: Session, printer_id: int) -> None:
-    """Refused while a job is on the printer: that job could never be followed again."""
-    printer = get_printer(session, printer_id)
-    busy = active_job(session, printer_id)
-    if busy is not None:
-        raise Conflict(
-            "The printer is busy with job {job}; cancel the job first.", "id", job=busy.id
-        )
-    session.delete(printer)
-    session.flush()
-
-
 def _apply(session: Session, box: SecretBox, printer: Printer, values: Mapping[str, Any]) -> None:
     """Check everything first, so a refused change leaves the printer as it was."""
     name = str(values.get("name", printer.name) or "").strip()

@@ -122,7 +122,7 @@ def update_station(
 def delete_station(
     request: Request, station_id: RecordId, session: SessionDep, _user: AdminPageUser
 ) -> Response:
-    service.delete_station(session, station_id)
+    service.delete_station(session, station_id, request.app.state.before_station_deleted)
     session.commit()
     announce(request)
     return _see("/stations")

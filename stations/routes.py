@@ -50,6 +50,6 @@ def update_station(
 def delete_station(
     request: Request, station_id: RecordId, session: SessionDep, _user: AdminUser
 ) -> None:
-    service.delete_station(session, station_id)
+    service.delete_station(session, station_id, request.app.state.before_station_deleted)
     session.commit()
     announce(request)

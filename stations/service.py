@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,8 +61,15 @@ def update_station(session: Session, station_id: int, changes: Mapping[str, Any]
     return station
 
 
-def delete_station(session: Session, station_id: int) -> None:
-    session.delete(get_station(session, station_id))
+def delete_station(
+    session: Session, station_id: int, before: Callable[[Session, int], None] | None = None
+) -> None:
+    """``before`` lets features that keep work for the station settle it in the same
+    transaction (the composition root passes the print queue's; stations import no feature)."""
+    station = get_station(session, station_id)
+    if before is not None:
+        before(session, station.id)
+    session.delete(station)
     session.flush()
 
 

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,36 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def hung_server() -> Iterator[str]:
+    """A server that accepts connections and never answers (OctoPrint cannot be made to do
+    that); yields its URL."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        hung.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(hung.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{hung.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for connection in held:
+            connection.close()
+        hung.close()
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
@@ -266,8 +297,14 @@ class OctoPrint:
         self.api("POST", "/api/printer/command", json={"command": command})
 
     def prints_of(self, name: str) -> dict[str, Any]:
-        """OctoPrint's own count of finished and failed prints of an uploaded file."""
-        info = self.api("GET", f"/api/files/local/{name}")
+        """OctoPrint's own count of finished and failed prints of an uploaded file; none for
+        a file OctoPrint does not have (a job claimed, then never sent)."""
+        try:
+            info = self.api("GET", f"/api/files/local/{name}")
+        except httpx2.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return {}
+            raise
         prints: dict[str, Any] = info.get("prints") or {}
         return prints
 

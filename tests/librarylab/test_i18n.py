@@ -17,6 +17,7 @@ KEYWORDS = {
     "InvalidInput": None,
     "NotFound": None,
     "Conflict": None,
+    "Unavailable": None,
     "DomainError": None,
     "TooLarge": None,
     "why": None,

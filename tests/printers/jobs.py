@@ -8,8 +8,25 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from librarylab import database
+from printers import queue
+from printers.jobs import JobState, why
+from printers.orm import Printer
 from tests.conftest import Lab
 from tests.services import OctoPrint
+
+# The transitions that bring a job sent to a printer to each state, after the claim.
+_WALK = {
+    JobState.UPLOADING: (),
+    JobState.PRINTING: (JobState.PRINTING,),
+    JobState.AWAITING_BED_CLEAR: (
+        JobState.PRINTING,
+        JobState.FINISHED,
+        JobState.AWAITING_BED_CLEAR,
+    ),
+    JobState.UNKNOWN: (JobState.PRINTING, JobState.UNKNOWN),
+    JobState.CANCELLED: (JobState.CANCELLED,),
+}
 
 
 def gcode(seconds: float, *, label: str = "demo") -> bytes:
@@ -45,6 +62,20 @@ def add_printer(lab: Lab, octoprint: OctoPrint, name: str = "Prusa", **extra: An
     return int(created.json()["id"])
 
 
+def job_on(lab: Lab, printer_id: int, file_id: int, state: JobState) -> int:
+    """A job the printer claimed and that got to ``state``, written straight to the
+    database (as the dispatcher would have), for rules that need no printing."""
+    with database.transaction(lab.sessions) as session:
+        job = queue.create_job(session, {"file_id": file_id, "printer_id": printer_id})
+        printer = session.get(Printer, printer_id)
+        assert printer is not None
+        printer.bed_clear = True
+        assert queue.claim_next(session, printer) is job
+        for step in _WALK[state]:
+            queue.move(session, job, step, why("as the test needs it"))
+        return job.id
+
+
 def wait_for(
     read: Callable[[], dict[str, Any]],
     ready: Callable[[dict[str, Any]], bool],
@@ -77,3 +108,28 @@ def printer_reaches(lab: Lab, printer_id: int, state: str, timeout: float = 30) 
 
 def states(job: dict[str, Any]) -> list[str]:
     return [event["to"] for event in job["history"]]
+
+
+def queue_job(lab: Lab, file_id: int, printer_id: int, **extra: object) -> int:
+    created = lab.client.post(
+        "/api/print-jobs",
+        headers=lab.headers(),
+        json={"file_id": file_id, "printer_id": printer_id, **extra},
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def ready_printer(lab: Lab, octoprint: OctoPrint) -> int:
+    printer = add_printer(lab, octoprint)
+    assert printer_reaches(lab, printer, "operational")["state"]["state"] == "operational"
+    assert lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers()).is_success
+    return printer
+
+
+def printing(lab: Lab, octoprint: OctoPrint, content: bytes) -> tuple[int, int]:
+    """A ready printer printing a job of ``content``: (printer id, job id)."""
+    printer = ready_printer(lab, octoprint)
+    job = queue_job(lab, upload_file(lab.client, lab.headers(), content, "demo"), printer)
+    assert job_reaches(lab, job, "printing")["state"] == "printing"
+    return printer, job

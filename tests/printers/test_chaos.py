@@ -1,15 +1,20 @@
 """Kill the service (SIGKILL) at random moments while it works through a queue on a real
 OctoPrint, restart it, repeat: no job is lost and none is printed twice.
 
-OctoPrint's own per-file print counts are the witness; the random moments come from a fixed
+OctoPrint's own per-file print counts are the witness, over every file the service ever
+uploaded there (the test has an OctoPrint of its own): a job sent back to the queue before it
+was started is sent again under a new name. A job killed between its claim and its upload has
+no file on OctoPrint at all: it was printed 0 times. The random moments come from a fixed
 seed, so a failure replays.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.printers.jobs import gcode
 from tests.served import Served
@@ -18,6 +23,16 @@ from tests.services import OctoPrint
 JOBS = 6
 KILLS = 8
 SETTLED = {"done", "awaiting_bed_clear", "failed", "cancelled", "unknown"}
+UPLOAD = re.compile(r"librarylab-job-(\d+)-[0-9a-f]+\.gcode")
+
+
+def uploads(octoprint: OctoPrint) -> dict[int, dict[str, dict[str, Any]]]:
+    """Every file of a job on OctoPrint, by job id: {file name: OctoPrint's print counts}."""
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for entry in octoprint.api("GET", "/api/files/local")["files"]:
+        if named := UPLOAD.fullmatch(entry["name"]):
+            found.setdefault(int(named[1]), {})[entry["name"]] = entry.get("prints") or {}
+    return found
 
 
 def staff_round(service: Served, printer: int) -> None:
@@ -33,8 +48,9 @@ def staff_round(service: Served, printer: int) -> None:
 
 
 def test_killing_the_service_at_random_moments_loses_nothing_and_prints_nothing_twice(
-    tmp_path: Path, octoprint: OctoPrint
+    tmp_path: Path, own_octoprint: OctoPrint
 ) -> None:
+    octoprint = own_octoprint
     service = Served(tmp_path, mqtt_enabled="false")
     service.start()
     printer = service.add_printer(octoprint)
@@ -70,17 +86,27 @@ def test_killing_the_service_at_random_moments_loses_nothing_and_prints_nothing_
 
     assert sorted(jobs) == ids  # nothing lost
     assert {j["state"] for j in jobs.values()} <= SETTLED, {i: j["state"] for i, j in jobs.items()}
+    sent_files = uploads(octoprint)
     for job in jobs.values():
-        sent = [e["to"] for e in job["history"]].count("uploading")
-        assert sent <= 1, job  # never started twice (no retries were asked for)
+        history = [e["to"] for e in job["history"]]
+        # Sent again (no retries were asked for) only after being sent back to the queue,
+        # which happens only when nothing was started.
+        sends = [at for at, state in enumerate(history) if state == "uploading"]
+        assert all(history[at + 1] == "queued" for at in sends[:-1]), job
+        printed = sent_files.get(job["id"], {})
+        times = sum(p.get("success", 0) + p.get("failure", 0) for p in printed.values())
+        assert times <= 1, (job, printed)  # never printed twice, over all its attempts
         finished = job["state"] in ("done", "awaiting_bed_clear")
-        if job["remote_name"]:
-            prints = octoprint.prints_of(job["remote_name"])
-            assert prints.get("success", 0) + prints.get("failure", 0) <= 1, job
-            if finished:
-                assert prints.get("success") == 1, job
-        else:
+        if not job["remote_name"]:  # never claimed
+            assert not sends, job
+            assert not printed, job
             assert not finished, job
+        elif job["remote_name"] not in printed:  # claimed, never uploaded: never printed
+            assert octoprint.prints_of(job["remote_name"]) == {}, job
+            assert "printing" not in history, job
+            assert not finished, job
+        elif finished:
+            assert octoprint.prints_of(job["remote_name"]).get("success") == 1, job
     outcome = sorted(j["state"] for j in jobs.values())
     assert "done" in outcome or "awaiting_bed_clear" in outcome, outcome  # work got done
     assert killed_mid_print >= 2  # the seed does hit prints in progress

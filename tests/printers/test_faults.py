@@ -26,35 +26,13 @@ from tests.printers.jobs import (
     gcode,
     job_reaches,
     printer_reaches,
+    printing,
+    queue_job,
+    ready_printer,
     states,
     upload_file,
 )
 from tests.services import OctoPrint
-
-
-def queue_job(lab: Lab, file_id: int, printer_id: int, **extra: object) -> int:
-    created = lab.client.post(
-        "/api/print-jobs",
-        headers=lab.headers(),
-        json={"file_id": file_id, "printer_id": printer_id, **extra},
-    )
-    assert created.status_code == 201, created.text
-    return int(created.json()["id"])
-
-
-def ready_printer(lab: Lab, octoprint: OctoPrint) -> int:
-    printer = add_printer(lab, octoprint)
-    assert printer_reaches(lab, printer, "operational")["state"]["state"] == "operational"
-    assert lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers()).is_success
-    return printer
-
-
-def printing(lab: Lab, octoprint: OctoPrint, content: bytes) -> tuple[int, int]:
-    """A ready printer printing a job of ``content``: (printer id, job id)."""
-    printer = ready_printer(lab, octoprint)
-    job = queue_job(lab, upload_file(lab.client, lab.headers(), content, "demo"), printer)
-    assert job_reaches(lab, job, "printing")["state"] == "printing"
-    return printer, job
 
 
 def test_cancel_stops_the_print_and_the_next_job_waits_for_the_bed(
@@ -231,6 +209,7 @@ def test_a_job_left_uploading_by_a_stopped_service_becomes_unknown(
     assert settled["state"] == "unknown"
     assert "stopped while sending" in settled["reason"]
     assert states(settled) == ["queued", "uploading", "unknown"]
+    assert octoprint.prints_of(settled["remote_name"]) == {}  # OctoPrint never got the file
 
 
 @pytest.fixture

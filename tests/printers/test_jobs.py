@@ -10,6 +10,7 @@ from tests.printers.jobs import (
     printer_reaches,
     states,
     upload_file,
+    wait_for,
 )
 from tests.services import OctoPrint
 
@@ -42,8 +43,13 @@ def test_a_job_prints_to_the_end_and_waits_for_the_bed(lab: Lab, octoprint: Octo
         lab.client.get(f"/api/printers/{printer}", headers=lab.headers()).json()["bed_clear"]
         is False
     )
-    # The file had no slicer estimate: OctoPrint's analysis of the upload fills it in.
-    listed = lab.client.get("/api/print-files", headers=lab.headers()).json()
-    assert listed[0]["estimated_seconds"] is not None
+    # The file had no slicer estimate: OctoPrint's analysis of the upload fills it in. OctoPrint
+    # analyses it only once it prints nothing, so after this print, on one of the next looks.
+    learned = wait_for(
+        lambda: lab.client.get("/api/print-files", headers=lab.headers()).json()[0],
+        lambda listed: listed["estimated_seconds"] is not None,
+    )
+    analysed = octoprint.api("GET", f"/api/files/local/{done['remote_name']}")["gcodeAnalysis"]
+    assert learned["estimated_seconds"] == round(analysed["estimatedPrintTime"])
     lab.client.post(f"/api/printers/{printer}/bed-cleared", headers=lab.headers())
     assert job_reaches(lab, job["id"], "done")["state"] == "done"

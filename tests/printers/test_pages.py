@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
+from printers.jobs import JobState
 from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD, Lab
 from tests.pages import csrf_token, error_of, login, submit, text_of
-from tests.printers.jobs import gcode, job_reaches, wait_for
+from tests.printers.jobs import gcode, job_on, job_reaches, upload_file, wait_for
 from tests.services import OctoPrint
 
 
@@ -86,3 +87,28 @@ def test_staff_run_the_print_corner_from_the_page(sqlite_lab: Lab, octoprint: Oc
     assert "Bett ist frei" in after
     assert "OctoPrint hat den Druck beendet" in after  # the job's history, in German
     assert "druckt auf Prusa" in after
+
+
+def test_a_printer_that_cannot_be_deleted_says_why_on_the_page(sqlite_lab: Lab) -> None:
+    lab = sqlite_lab
+    body = {"name": "Prusa", "url": "http://127.0.0.1:9", "api_key": "k"}
+    printer = lab.client.post("/api/printers", json=body, headers=lab.headers("admin")).json()
+    demo = upload_file(lab.client, lab.headers(), gcode(1), "boat")
+    job = job_on(lab, printer["id"], demo, JobState.UNKNOWN)
+    login(lab.client, "ada", ADMIN_PASSWORD)
+
+    refused = submit(lab.client, "/printers", f"/printers/{printer['id']}/delete", {})
+    assert refused.status_code == 422
+    assert error_of(refused) == (
+        f"Auftrag {job} auf diesem Drucker ist unklar und druckt vielleicht noch: bitte am "
+        "Drucker nachsehen und den Auftrag abbrechen oder wiederholen, bevor der Drucker "
+        "gelöscht wird."
+    )
+    assert "Prusa" in text_of(refused)  # the page, with the printer still on it
+    lab.client.get("/printers?lang=en")
+    in_english = submit(lab.client, "/printers", f"/printers/{printer['id']}/delete", {})
+    assert error_of(in_english) == (
+        f"Job {job} on this printer is unclear and may still be printing: check the printer, "
+        "then cancel or retry the job before deleting the printer."
+    )
+    assert lab.client.get(f"/api/printers/{printer['id']}", headers=lab.headers()).is_success

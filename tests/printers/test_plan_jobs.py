@@ -130,3 +130,62 @@ def test_no_fitting_file_means_no_job(demo: Lab) -> None:
         "/api/print-jobs", params={"visit_id": visit["id"]}, headers=demo.headers()
     ).json()
     assert jobs == []
+
+
+def group_jobs(lab: Lab, visit_id: int) -> dict[int, list[dict[str, Any]]]:
+    jobs = lab.client.get(
+        "/api/print-jobs", params={"visit_id": visit_id}, headers=lab.headers()
+    ).json()
+    by_group: dict[int, list[dict[str, Any]]] = {}
+    for job in jobs:
+        by_group.setdefault(job["group_id"], []).append(job)
+    return by_group
+
+
+def test_a_print_staff_cancelled_stays_cancelled_but_a_slot_given_back_gets_a_new_one(
+    demo: Lab,
+) -> None:
+    upload_file(demo.client, demo.headers(), slicer_file(18), "Schlüsselanhänger")
+    visit = eschweiler(demo)
+    plan = demo.client.post(f"/api/visits/{visit['id']}/plan", headers=demo.headers()).json()
+    first = group_jobs(demo, visit["id"])
+    # Staff cancel the print of a group that prints in the first slot (a re-plan keeps it).
+    staff_group = next(
+        a["group_id"]
+        for a in plan["slots"][0]["assignments"]
+        if a["station_id"] in printing_stations(demo)
+    )
+    (cancelled,) = first[staff_group]
+    answer = demo.client.post(f"/api/print-jobs/{cancelled['id']}/cancel", headers=demo.headers())
+    assert answer.json()["reason"] == "cancelled by staff"
+
+    demo.client.post(f"/api/visits/{visit['id']}/plan", headers=demo.headers())
+    assert [j["id"] for j in group_jobs(demo, visit["id"])[staff_group]] == [cancelled["id"]]
+
+    # Both printers break at 11:20: later groups lose their printing slot, the system cancels
+    # their jobs; when the printers are back, those groups get a new job. Staff's cancel stays.
+    stations = demo.client.get("/api/stations", headers=demo.headers()).json()
+    working = sorted(
+        s["id"]
+        for s in stations
+        if s["id"] in printing_stations(demo) and s["status"] == "available"
+    )
+    for change in ("station_out", "station_in"):
+        for station in working:
+            replanned = demo.client.post(
+                f"/api/visits/{visit['id']}/plan/replan",
+                json={"at": "11:20", change: station},
+                headers=demo.headers(),
+            )
+            assert replanned.status_code == 200, replanned.text
+        if change == "station_out":
+            lost = {
+                group
+                for group, jobs in group_jobs(demo, visit["id"]).items()
+                if jobs[-1]["reason"] == "the group has no printing slot anymore"
+            }
+            assert lost
+    after = group_jobs(demo, visit["id"])
+    assert [j["id"] for j in after[staff_group]] == [cancelled["id"]]
+    for group in lost:
+        assert [j["state"] for j in after[group]] == ["cancelled", "queued"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from librarylab.app import create_app
+from printers.jobs import JobState
 from printers.orm import Printer
 from tests.conftest import Lab, admin_headers, make_settings
 from tests.mqtt import Recorder
-from tests.services import OctoPrint, free_port
+from tests.printers.jobs import gcode, job_on, upload_file
+from tests.services import OctoPrint, free_port, hung_server
 
 
 def printing_station(lab: Lab) -> int:
@@ -146,46 +146,20 @@ def test_only_admins_register_printers(lab: Lab) -> None:
 
 def test_a_hung_octoprint_turns_offline_within_the_limit(tmp_path: Path, sqlite_url: str) -> None:
     """A fake on purpose: a server that accepts and never answers (OctoPrint cannot do that)."""
-    hung = socket.socket()
-    hung.bind(("127.0.0.1", 0))
-    hung.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        hung.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(hung.accept()[0])
-            except TimeoutError:
-                continue
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
     settings = make_settings(
         tmp_path, sqlite_url, printer_offline_after_seconds=1.0, printer_timeout_seconds=0.5
     )
     app = create_app(settings)
-    try:
-        with TestClient(app) as client:
-            headers = admin_headers(app)
-            port = hung.getsockname()[1]
-            created = client.post(
-                "/api/printers",
-                headers=headers,
-                json={"name": "Hung", "url": f"http://127.0.0.1:{port}", "api_key": "k"},
-            ).json()
-            started = time.monotonic()
-            printer = state_of(client, headers, created["id"], "offline", timeout=10)
-            assert printer["state"]["state"] == "offline"
-            assert "does not answer" in printer["state"]["detail"]
-            assert time.monotonic() - started < 5
-    finally:
-        stop.set()
-        acceptor.join(timeout=5)
-        for connection in held:
-            connection.close()
-        hung.close()
+    with hung_server() as url, TestClient(app) as client:
+        headers = admin_headers(app)
+        created = client.post(
+            "/api/printers", headers=headers, json={"name": "Hung", "url": url, "api_key": "k"}
+        ).json()
+        started = time.monotonic()
+        printer = state_of(client, headers, created["id"], "offline", timeout=10)
+        assert printer["state"]["state"] == "offline"
+        assert "does not answer" in printer["state"]["detail"]
+        assert time.monotonic() - started < 5
 
 
 def test_printer_states_go_to_the_wall_without_address_or_key(
@@ -214,3 +188,80 @@ def test_printer_states_go_to_the_wall_without_address_or_key(
             assert octoprint.url not in raw
         finally:
             listener.close()
+
+
+def register(lab: Lab, name: str, station_id: int | None = None) -> int:
+    """A printer at an address where nothing answers: it never prints, its jobs stay put."""
+    body = {"name": name, "url": "http://127.0.0.1:9", "api_key": "k", "station_id": station_id}
+    created = lab.client.post("/api/printers", json=body, headers=lab.headers("admin"))
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        (JobState.UPLOADING, "busy with job {job}; cancel the job first"),
+        (JobState.AWAITING_BED_CLEAR, "confirm the bed clear first"),
+        (JobState.UNKNOWN, "Job {job} on this printer is unclear"),
+    ],
+)
+def test_a_printer_is_not_deleted_while_a_job_may_be_on_it(
+    lab: Lab, state: JobState, says: str
+) -> None:
+    printer = register(lab, "Prusa")
+    job = job_on(lab, printer, upload_file(lab.client, lab.headers(), gcode(1), "boat"), state)
+    refused = lab.client.delete(f"/api/printers/{printer}", headers=lab.headers("admin"))
+    assert refused.status_code == 409, refused.text
+    assert says.format(job=job) in refused.json()["detail"]
+    assert lab.client.get(f"/api/printers/{printer}", headers=lab.headers()).status_code == 200
+    kept = lab.client.get(f"/api/print-jobs/{job}", headers=lab.headers()).json()
+    assert (kept["state"], kept["assigned_printer_id"]) == (state, printer)
+
+
+def test_deleting_a_printer_or_station_cancels_the_jobs_waiting_for_it(lab: Lab) -> None:
+    station = printing_station(lab)
+    on_station = register(lab, "Prusa", station)
+    alone = register(lab, "Ultimaker")
+    demo = upload_file(lab.client, lab.headers(), gcode(1), "boat")
+    settled = job_on(lab, alone, demo, JobState.CANCELLED)  # a finished story: no obstacle
+
+    def queue_for(**target: int) -> int:
+        created = lab.client.post(
+            "/api/print-jobs", headers=lab.headers(), json={"file_id": demo, **target}
+        )
+        assert created.status_code == 201, created.text
+        return int(created.json()["id"])
+
+    def job(job_id: int) -> dict[str, Any]:
+        found: dict[str, Any] = lab.client.get(
+            f"/api/print-jobs/{job_id}", headers=lab.headers()
+        ).json()
+        return found
+
+    for_printer = queue_for(printer_id=alone)
+    for_station = queue_for(station_id=station)
+    for_other = queue_for(printer_id=on_station)
+    gone = lab.client.delete(f"/api/printers/{alone}", headers=lab.headers("admin"))
+    assert gone.status_code == 204, gone.text
+    assert (job(for_printer)["state"], job(for_printer)["reason"]) == (
+        "cancelled",
+        "its printer was deleted",
+    )
+    assert job(settled)["state"] == "cancelled"
+    # A job without a printer or station could never print again.
+    for orphan in (for_printer, settled):
+        retry = lab.client.post(f"/api/print-jobs/{orphan}/retry", headers=lab.headers())
+        assert retry.status_code == 409
+        assert "no printer or station" in retry.json()["detail"]
+
+    gone = lab.client.delete(f"/api/stations/{station}", headers=lab.headers("admin"))
+    assert gone.status_code == 204, gone.text
+    assert (job(for_station)["state"], job(for_station)["reason"]) == (
+        "cancelled",
+        "its station was deleted",
+    )
+    # The station's printer stays registered, without a station; its own jobs still wait.
+    kept = lab.client.get(f"/api/printers/{on_station}", headers=lab.headers()).json()
+    assert kept["station_id"] is None
+    assert job(for_other)["state"] == "queued"

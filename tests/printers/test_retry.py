@@ -59,12 +59,12 @@ def test_an_unclear_job_is_not_retried_while_printed_or_after_it_finished(
         queue.move(session, job, JobState.UNKNOWN, why("lost contact with OctoPrint"))
 
     with pytest.raises(Conflict, match="still printing job"):
-        dispatcher.retry(job_id, lambda _printer: client)
+        dispatcher.retry(job_id, lambda _printer, errand: errand(client))
     while not client.status().idle:
         time.sleep(0.1)
     assert client.status().completion == 100
     with pytest.raises(Conflict, match="or has finished it"):
-        dispatcher.retry(job_id, lambda _printer: client)
+        dispatcher.retry(job_id, lambda _printer, errand: errand(client))
     with sessions() as session:
         assert queue.get_job(session, job_id).state is JobState.UNKNOWN
     engine.dispose()
