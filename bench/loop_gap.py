@@ -35,6 +35,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from librarylab.mqtt import BrokerAddress, Bus
 from tests.librarylab.test_cli import run
+from tests.librarylab.test_event_loop import OPEN_DAY, OPEN_DAY_VISIT
 from tests.printers.jobs import gcode
 from tests.served import PASSWORD, Served
 from tests.services import free_port
@@ -43,13 +44,6 @@ PREFIX = "bench"
 STATION = 999_999
 MARK = re.compile(r"gap(\d+)")
 CSRF_FIELD = re.compile(r'name="csrftoken" value="([^"]+)"')
-# A lab of 19 stations where the greedy needs one slot more than the lower bound for 130
-# people, so the exact solver (CP-SAT) makes the plan.
-OPEN_DAY = [
-    *[("vr", c) for c in (5, 4, 8, 6, 6)],
-    *[("gaming", c) for c in (2, 5, 8, 6, 3, 6, 6, 3)],
-    *[("printing", c) for c in (2, 5, 4, 6, 6, 3)],
-]
 PICTURE_SIZE = (7744, 5164)  # 40 megapixels
 
 
@@ -149,20 +143,7 @@ def prepare_lab(service: Served) -> int:
             "/api/stations",
             json={"name": f"{kind} {n}", "kind": kind, "capacity": capacity},
         )
-    visit = service.api(
-        "POST",
-        "/api/visits",
-        json={
-            "library": "Tag der offenen Tür",
-            "date": "2031-06-14",
-            "start": "09:00",
-            "end": "19:00",
-            "hands_on_start": "10:00",
-            "hands_on_end": "18:00",
-            "participants": 130,
-            "status": "confirmed",
-        },
-    )
+    visit = service.api("POST", "/api/visits", json=OPEN_DAY_VISIT)
     return int(visit["id"])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,22 @@ class Served:
                 files={"file": (filename, content, "application/octet-stream")},
             )["id"]
         )
+
+
+def running_visit(local: datetime, **fields: Any) -> dict[str, Any]:
+    """A confirmed visit of ``local``'s day whose hands-on block started two minutes before
+    ``local`` and runs 100 minutes more (the visit's body for ``POST /api/visits``)."""
+    minutes = local.hour * 60 + local.minute
+
+    def hhmm(m: int) -> str:
+        return f"{m // 60:02d}:{m % 60:02d}"
+
+    return {
+        "date": local.date().isoformat(),
+        "start": hhmm(minutes - 30),
+        "end": hhmm(minutes + 150),
+        "hands_on_start": hhmm(minutes - 2),
+        "hands_on_end": hhmm(minutes + 100),
+        "status": "confirmed",
+        **fields,
+    }

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, sync_playwright
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
 from tests.printers.jobs import gcode
 from tests.served import Served
+from tests.served import running_visit as visit_body
 from tests.services import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -98,23 +99,15 @@ def running_visit(service: Service) -> dict[str, Any]:
     if not 60 <= minutes <= 21 * 60:
         pytest.skip("the rotation test needs a daytime clock (01:00–21:00 in the lab)")
 
-    def hhmm(m: int) -> str:
-        return f"{m // 60:02d}:{m % 60:02d}"
-
     visit = service.api(
         "POST",
         "/api/visits",
-        json={
-            "library": "Stadtbücherei Eschweiler",
-            "date": now.date().isoformat(),
-            "start": hhmm(minutes - 30),
-            "end": hhmm(minutes + 150),
-            "hands_on_start": hhmm(minutes - 2),
-            "hands_on_end": hhmm(minutes + 100),
-            "participants": 9,
-            "status": "confirmed",
-            "topic": "Gaming in der Bibliothek",
-        },
+        json=visit_body(
+            now,
+            library="Stadtbücherei Eschweiler",
+            participants=9,
+            topic="Gaming in der Bibliothek",
+        ),
     )
     plan = service.api("POST", f"/api/visits/{visit['id']}/plan")
     return {"visit": visit, "plan": plan}

@@ -20,7 +20,7 @@ from librarylab.mqtt import BrokerAddress, Bus
 from printers.model import Duty, Snapshot
 from tests.librarylab.test_cli import run
 from tests.mqtt import Recorder
-from tests.served import Served
+from tests.served import Served, running_visit
 from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -192,26 +192,15 @@ def full_lab(served: Served, broker: Mosquitto, zone: str) -> tuple[int, int, in
             if name in BROKEN:
                 body |= {"status": "out_of_service", "status_reason": BROKEN[name]}
             ids[name] = served.api("POST", "/api/stations", json=body)["id"]
-    local = datetime.now(ZoneInfo(zone))
-    minutes = local.hour * 60 + local.minute
-
-    def hhmm(m: int) -> str:
-        return f"{m // 60:02d}:{m % 60:02d}"
-
     visit = served.api(
         "POST",
         "/api/visits",
-        json={
-            "library": "Stadtbibliothek Mönchengladbach",
-            "date": local.date().isoformat(),
-            "start": hhmm(minutes - 30),
-            "end": hhmm(minutes + 150),
-            "hands_on_start": hhmm(minutes - 2),
-            "hands_on_end": hhmm(minutes + 100),
-            "participants": 30,
-            "status": "confirmed",
-            "topic": "Makerspaces und Gaming als Angebot für Jugendliche",
-        },
+        json=running_visit(
+            datetime.now(ZoneInfo(zone)),
+            library="Stadtbibliothek Mönchengladbach",
+            participants=30,
+            topic="Makerspaces und Gaming als Angebot für Jugendliche",
+        ),
     )
     plan = served.api("POST", f"/api/visits/{visit['id']}/plan", json={"group_count": 8})
     assert len(plan["groups"]) == 8

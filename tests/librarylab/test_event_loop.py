@@ -31,6 +31,16 @@ OPEN_DAY = [
     *[("gaming", c) for c in (2, 5, 8, 6, 3, 6, 6, 3)],
     *[("printing", c) for c in (2, 5, 4, 6, 6, 3)],
 ]
+OPEN_DAY_VISIT = {
+    "library": "Tag der offenen Tür",
+    "date": "2031-06-14",
+    "start": "09:00",
+    "end": "19:00",
+    "hands_on_start": "10:00",
+    "hands_on_end": "18:00",
+    "participants": 130,
+    "status": "confirmed",
+}
 
 
 @dataclass
@@ -85,15 +95,7 @@ def test_planning_on_the_page_leaves_the_loop_free(sqlite_lab: Lab) -> None:
         assert client.post("/api/stations", json=body, headers=headers).status_code == 201
     visit = client.post(
         "/api/visits",
-        json={
-            "library": "Tag der offenen Tür",
-            "date": "2031-06-14",
-            "start": "09:00",
-            "end": "19:00",
-            "hands_on_start": "10:00",
-            "hands_on_end": "18:00",
-            "participants": 130,
-        },
+        json=OPEN_DAY_VISIT,
         headers=headers,
     ).json()["id"]
     login(client, "sam", STAFF_PASSWORD)

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from librarylab import database
+from librarylab.crypto import SecretBox
 from printers import queue
 from printers.jobs import JobState, why
 from printers.orm import Printer
-from tests.conftest import Lab
+from tests.conftest import TEST_SECRET, Lab
 from tests.services import OctoPrint
 
 # The transitions that bring a job sent to a printer to each state, after the claim.
@@ -133,3 +135,16 @@ def printing(lab: Lab, octoprint: OctoPrint, content: bytes) -> tuple[int, int]:
     job = queue_job(lab, upload_file(lab.client, lab.headers(), content, "demo"), printer)
     assert job_reaches(lab, job, "printing")["state"] == "printing"
     return printer, job
+
+
+def add_ready_printer(session: Session, octoprint: OctoPrint) -> Printer:
+    """``octoprint`` registered as printer "Prusa" straight in the database, its bed clear."""
+    printer = Printer(
+        name="Prusa",
+        url=octoprint.url,
+        api_key_sealed=SecretBox(TEST_SECRET).seal(octoprint.api_key),
+        bed_clear=True,
+    )
+    session.add(printer)
+    session.flush()
+    return printer

@@ -23,15 +23,13 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarylab import database
-from librarylab.crypto import SecretBox
 from printers import files, queue
 from printers.dispatcher import ESTIMATE_PATIENCE, Dispatcher
 from printers.jobs import JobState, why
 from printers.model import OPERATIONAL, Snapshot, from_octoprint
 from printers.octoprint import OctoPrintClient
 from printers.orm import Printer, PrintFile
-from tests.conftest import TEST_SECRET
-from tests.printers.jobs import gcode
+from tests.printers.jobs import add_ready_printer, gcode
 from tests.services import OctoPrint
 
 
@@ -84,14 +82,7 @@ def bench(
     with database.transaction(sessions) as session:
         demo = files.add_file(session, tmp_path, upload, "boat.gcode")
         assert demo.estimated_seconds is None
-        printer = Printer(
-            name="Prusa",
-            url=octoprint.url,
-            api_key_sealed=SecretBox(TEST_SECRET).seal(octoprint.api_key),
-            bed_clear=True,
-        )
-        session.add(printer)
-        session.flush()
+        printer = add_ready_printer(session, octoprint)
         ids = printer.id, demo.id
     asked: list[str] = []
     send = requests.Session.request

@@ -14,16 +14,13 @@ from pathlib import Path
 import pytest
 
 from librarylab import database
-from librarylab.crypto import SecretBox
 from librarylab.errors import Conflict
 from printers import files, queue
 from printers.dispatcher import Dispatcher
 from printers.jobs import JobState, why
 from printers.model import Snapshot, from_octoprint
 from printers.octoprint import OctoPrintClient
-from printers.orm import Printer
-from tests.conftest import TEST_SECRET
-from tests.printers.jobs import gcode
+from tests.printers.jobs import add_ready_printer, gcode
 from tests.services import OctoPrint
 
 
@@ -36,14 +33,7 @@ def test_an_unclear_job_is_not_retried_while_printed_or_after_it_finished(
     upload.write_bytes(gcode(4))
     with database.transaction(sessions) as session:
         demo = files.add_file(session, tmp_path, upload, "boat.gcode")
-        printer = Printer(
-            name="Prusa",
-            url=octoprint.url,
-            api_key_sealed=SecretBox(TEST_SECRET).seal(octoprint.api_key),
-            bed_clear=True,
-        )
-        session.add(printer)
-        session.flush()
+        printer = add_ready_printer(session, octoprint)
         job_id = queue.create_job(session, {"file_id": demo.id, "printer_id": printer.id}).id
         printer_id = printer.id
     client = OctoPrintClient(octoprint.url, octoprint.api_key)

@@ -12,15 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from librarylab import database
-from librarylab.crypto import SecretBox
 from printers import files, queue
 from printers.dispatcher import Dispatcher
 from printers.jobs import JobState
 from printers.model import Snapshot, from_octoprint
 from printers.octoprint import OctoPrintClient
-from printers.orm import JobEvent, Printer, PrintJob
-from tests.conftest import TEST_SECRET, _emptied_postgres
-from tests.printers.jobs import gcode
+from printers.orm import JobEvent, PrintJob
+from tests.conftest import _emptied_postgres
+from tests.printers.jobs import add_ready_printer, gcode
 from tests.services import OctoPrint
 
 JOBS = 4
@@ -49,14 +48,7 @@ def test_two_dispatchers_never_start_a_job_twice(
     upload.write_bytes(gcode(0.5))
     with database.transaction(sessions[0]) as session:
         demo = files.add_file(session, tmp_path, upload, "boat.gcode")
-        printer = Printer(
-            name="Prusa",
-            url=octoprint.url,
-            api_key_sealed=SecretBox(TEST_SECRET).seal(octoprint.api_key),
-            bed_clear=True,
-        )
-        session.add(printer)
-        session.flush()
+        printer = add_ready_printer(session, octoprint)
         for _ in range(JOBS):
             queue.create_job(session, {"file_id": demo.id, "printer_id": printer.id})
         printer_id = printer.id
