@@ -15,6 +15,10 @@ from scheduler.service import get_plan
 from stations.orm import Station
 from visits.service import get_visit
 
+# A spreadsheet runs a cell that starts with one of these as a formula; OWASP's rule for
+# CSV injection is to start such a cell with a single quote, which shows it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 CSV_COLUMNS = ["slot", "start", "end", "group", "size", "members", "station_id", "station", "kind"]
 
 
@@ -42,11 +46,19 @@ def _rows(session: Session, visit_id: int) -> list[dict[str, object]]:
     return rows
 
 
+def _as_text(value: object) -> object:
+    """A cell that a spreadsheet would run as a formula, shown as text instead."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def plan_csv(session: Session, visit_id: int) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(_rows(session, visit_id))
+    for row in _rows(session, visit_id):
+        writer.writerow({key: _as_text(value) for key, value in row.items()})
     return buffer.getvalue()
 
 

@@ -15,6 +15,7 @@ from icalendar import Calendar
 from librarylab import database
 from librarylab.app import create_app
 from librarylab.demo import load_demo
+from stations.orm import Station
 from tests.conftest import Lab, admin_headers, make_settings
 
 PLAN_FIELDS = {"visit_id", "groups", "slots", "lower_bound_slots", "optimal", "missing"}
@@ -226,6 +227,37 @@ def test_plan_exports_as_csv_and_icalendar(demo: Lab) -> None:
     ).walk("VEVENT")
     assert len(events) == 9
     assert events[0].decoded("dtstart").isoformat() == "2018-04-16T11:00:00+02:00"
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV Injection").
+FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_start_with_a_quote(sqlite_lab: Lab) -> None:
+    with database.transaction(sqlite_lab.sessions) as session:
+        load_demo(session)
+    visit = visit_id(sqlite_lab, "Stadtbücherei Eschweiler")
+    people = [{"name": name} for name in [*FORMULAS, "Anna-Lena"]]
+    body = {"people": people, "group_count": 5}
+    plan = post(sqlite_lab, f"/api/visits/{visit}/plan", body).json()
+    assert plan["missing"] == [], plan
+    used = plan["slots"][0]["assignments"]
+    with database.transaction(sqlite_lab.sessions) as session:
+        # Control characters never pass the API; a database filled by other means may hold them.
+        session.get_one(Station, used[0]["station_id"]).name = "\tcmd"
+        session.get_one(Station, used[1]["station_id"]).name = "\r=cmd"
+    table = sqlite_lab.client.get(f"/api/visits/{visit}/plan.csv", headers=sqlite_lab.headers())
+    rows = list(csv.DictReader(io.StringIO(table.text, newline="")))
+    members = {row["members"] for row in rows}
+    assert members == {"'" + name for name in FORMULAS} | {"Anna-Lena"}
+    stations_named = {row["station"] for row in rows}
+    assert {"'\tcmd", "'\r=cmd"} <= stations_named
+    times = {(row["start"], row["end"]) for row in rows}
+    assert times == {(s["start"], s["end"]) for s in plan["slots"]}
+    assert ("11:00", "11:20") in times
+    assert {row["group"] for row in rows} == {g["name"] for g in plan["groups"]}
+    named = {s["name"] for s in stations(sqlite_lab).values()}
+    assert stations_named - {"'\tcmd", "'\r=cmd"} <= named
 
 
 def test_plans_need_a_login(demo: Lab) -> None:
