@@ -27,6 +27,7 @@ from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
+from librarylab.headers import SecurityHeadersMiddleware
 from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.problems import add_problem_handlers, describe_problems
@@ -181,6 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: refusals carry them too
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -170,9 +170,7 @@ def test_heartbeats_last_wills_and_expiry_reach_the_wall(
     )
     try:
         card.and_(page.locator('[data-state="free"]')).wait_for(timeout=10_000)
-        page.wait_for_function(
-            f"document.querySelector('[data-station=\"{station}\"]').innerText.includes('gesehen')"
-        )
+        card.filter(has_text="gesehen").wait_for()
         os.kill(agent.pid, signal.SIGKILL)  # the PC loses power: the broker sends its will
         card.and_(page.locator('[data-state="offline"]')).wait_for(timeout=5_000)
     finally:

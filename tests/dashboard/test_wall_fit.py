@@ -12,8 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from dashboard.topics import Topics
 from librarylab.mqtt import BrokerAddress, Bus
@@ -271,13 +270,9 @@ def open_wall(browser: Browser, lab: Lab, screen: str) -> Page:
         '.station[data-state="offline"]': lab.offline,
     }
     try:
-        page.wait_for_function(
-            """(expected) => Object.entries(expected).every(
-                 ([selector, count]) => document.querySelectorAll(selector).length === count)""",
-            arg=expected,
-            timeout=15_000,
-        )
-    except PlaywrightTimeout:
+        for selector, count in expected.items():
+            expect(page.locator(selector)).to_have_count(count, timeout=15_000)
+    except AssertionError:
         found = {s: page.locator(s).count() for s in expected}
         page.close()
         raise AssertionError(f"the wall shows {found}, not {expected}") from None

@@ -79,14 +79,9 @@ def test_the_page_follows_a_print_and_staff_confirm_the_bed(
     # No reload from here on: the page refreshes its printers and jobs by itself.
     page.wait_for_load_state()
     page.evaluate("window.stillTheSamePage = true")
-    page.wait_for_function(
-        f"document.querySelector('tr[data-job=\"{job['id']}\"]').innerText.includes('druckt')",
-        timeout=15_000,
-    )
-    page.wait_for_function(
-        f"document.querySelector('tr[data-job=\"{job['id']}\"]').innerText.includes('Bett räumen')",
-        timeout=30_000,
-    )
+    row = page.locator(f'tr[data-job="{job["id"]}"]')
+    row.filter(has_text="druckt").wait_for(timeout=15_000)
+    row.filter(has_text="Bett räumen").wait_for(timeout=30_000)
     assert page.evaluate("window.stillTheSamePage") is True
     assert octoprint.api_key not in page.content()
     bed_button.wait_for(timeout=10_000)
