@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
@@ -181,6 +182,10 @@ def create_app(settings: Settings) -> FastAPI:
         max_age=settings.session_max_age_hours * 3600,
         same_site="lax",
         https_only=settings.cookie_secure,
+    )
+    # Links are relative, but Starlette's redirects and the display links name the host.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list, www_redirect=False
     )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: refusals carry them too
 

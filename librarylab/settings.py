@@ -6,6 +6,7 @@ else reads the environment.
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,8 @@ LANGUAGES: tuple[Language, ...] = ("de", "en")
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 MIN_SECRET_KEY_LENGTH = 32
+# A host name or IPv4 address, "*.domain" for its subdomains, or "*" for any host.
+_HOST = re.compile(r"\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 
 
 class SettingsError(Exception):
@@ -40,6 +43,11 @@ class Settings(BaseSettings):
     default_language: Language = "de"
     timezone: str = Field(default="Europe/Berlin", description="The lab's local time zone.")
     lab_name: str = "LibraryLab Düsseldorf"
+    allowed_hosts: str = Field(
+        default="127.0.0.1,localhost",
+        description="Comma-separated host names the service answers to (the Host header); "
+        "*.example.org for every subdomain, * for any host.",
+    )
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
@@ -68,6 +76,21 @@ class Settings(BaseSettings):
     printer_stall_after_seconds: float = Field(default=60, gt=0, le=3600)
     printer_timeout_seconds: float = Field(default=3, gt=0, le=60)
     print_file_max_mb: float = Field(default=20, gt=0, le=1024)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _plain_hosts(cls, value: str) -> str:
+        for host in value.split(","):
+            if not _HOST.fullmatch(host.strip()):
+                raise ValueError(
+                    f"{host.strip()!r} is not a host name: use names or IP addresses without "
+                    "scheme or port, comma-separated, e.g. 127.0.0.1,localhost,lab.example.org"
+                )
+        return value
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [host.strip() for host in self.allowed_hosts.split(",")]
 
     @field_validator("mqtt_url")
     @classmethod

@@ -88,6 +88,7 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
     overrides.setdefault("mqtt_enabled", False)
+    overrides.setdefault("allowed_hosts", "testserver")  # the host TestClient sends
     return Settings(
         data_dir=tmp_path / "data",
         database_url=url,
