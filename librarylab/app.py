@@ -28,6 +28,7 @@ from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
 from librarylab.database import make_engine, make_session_factory
 from librarylab.deps import RedirectTo
+from librarylab.docs import add_api_docs
 from librarylab.headers import SecurityHeadersMiddleware
 from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
@@ -126,6 +127,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         description="Stations, visits and rotation planning for the LibraryLab.",
+        docs_url=None,  # add_api_docs serves it without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -165,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
         StaticFiles(directory=str(resources.files("dashboard") / "static")),
         name="dashboard-static",
     )
+    add_api_docs(app)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("librarylab") / "static")),

@@ -1,4 +1,4 @@
-"""Every staff page and the wall in headless Chromium under the service's
+"""Every staff page, the API documentation and the wall in headless Chromium under the service's
 Content-Security-Policy: nothing on them is refused by it, and no script fails."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _violations(page: Page) -> list[str]:
     return list(page.evaluate("window.__violations || []"))
 
 
-def test_no_page_and_not_the_wall_breaks_the_content_security_policy(tmp_path: Path) -> None:
+def test_no_page_the_docs_or_the_wall_break_the_content_security_policy(tmp_path: Path) -> None:
     port = free_port()
     served = Served(tmp_path, mqtt_embedded_port=str(port), mqtt_prefix="csp")
     assert run(["demo"], served.env).returncode == 0
@@ -95,6 +95,10 @@ def test_no_page_and_not_the_wall_breaks_the_content_security_policy(tmp_path: P
                 problems += [f"{path}: {v}" for v in _violations(page)]
                 todo.extend(page_links(page.content()))
             assert any(p.endswith("/plan/print") for p in seen), seen
+
+            page.goto(f"{served.base}/docs")
+            page.locator(".swagger-ui .opblock").first.wait_for(timeout=15_000)
+            problems += [f"/docs: {v}" for v in _violations(page)]
 
             page.goto(f"{served.base}/wall")
             tile = page.locator('[data-printer="99"][data-state="printing"]')

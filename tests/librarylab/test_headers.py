@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bs4 import BeautifulSoup
 from httpx2 import Response
 
 from tests.conftest import Lab
@@ -64,3 +65,18 @@ def test_a_print_files_picture_is_never_sniffed(sqlite_lab: Lab) -> None:
     shown = sqlite_lab.client.get(created["picture"], headers=sqlite_lab.headers())
     assert shown.headers["content-type"] == "image/webp"
     assert_protected(shown)
+
+
+def test_the_api_documentation_comes_from_the_service_itself(sqlite_lab: Lab) -> None:
+    client = sqlite_lab.client
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    page = BeautifulSoup(docs.text, "html.parser")
+    assets = [str(t["src"]) for t in page.select("script[src]")]
+    assets += [str(t["href"]) for t in page.select("link[href]")]
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert client.get(asset).status_code == 200, asset
+    assert "//" not in " ".join(str(s) for s in page.select("script"))
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
