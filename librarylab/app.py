@@ -32,6 +32,7 @@ from librarylab.docs import add_api_docs
 from librarylab.headers import SecurityHeadersMiddleware
 from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
+from librarylab.private import private_folder
 from librarylab.problems import add_problem_handlers, describe_problems
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
@@ -65,6 +66,7 @@ HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the service for ``settings``; the caller has applied migrations."""
+    private_folder(settings.data_dir)
     settings = settings.with_secret_key()
     engine = make_engine(settings.effective_database_url)
     topics = Topics(settings.mqtt_prefix)

@@ -16,6 +16,8 @@ from typing import Any
 
 from amqtt.broker import Broker
 
+from librarylab.private import private_file
+
 log = logging.getLogger(__name__)
 
 
@@ -48,7 +50,7 @@ class EmbeddedBroker:
         }
 
     def start(self, timeout: float = 10) -> None:
-        self.store.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.store)
         self._thread.start()
 
         async def boot() -> None:

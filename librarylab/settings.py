@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from librarylab.private import private_file, private_folder
+
 Language = Literal["de", "en"]
 LANGUAGES: tuple[Language, ...] = ("de", "en")
 
@@ -150,13 +152,10 @@ class Settings(BaseSettings):
                     f"{MIN_SECRET_KEY_LENGTH} random characters"
                 )
             return self
-        path = self.data_dir / SECRET_KEY_FILE
-        if path.exists():
-            key = path.read_text(encoding="utf-8").strip()
+        path = private_file(private_folder(self.data_dir) / SECRET_KEY_FILE)
+        key = path.read_text(encoding="utf-8").strip()
         if len(key) < MIN_SECRET_KEY_LENGTH:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             key = secrets.token_urlsafe(48)
-            path.touch(mode=0o600)
             path.write_text(key + "\n", encoding="utf-8")
         return self.model_copy(update={"secret_key": SecretStr(key)})
 

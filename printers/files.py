@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from librarylab.errors import InvalidInput, NotFound
 from librarylab.errors import TooLarge as TooLarge  # where the upload routes import it
+from librarylab.private import private_folder
 from printers import pictures
 from printers.gcode import check_content, check_name, estimated_seconds
 from printers.orm import PrintFile
@@ -77,8 +78,8 @@ def add_file(
     )
     session.add(record)
     session.flush()
-    target = store_dir(data_dir) / f"{record.id}.gcode"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = store_dir(private_folder(data_dir)) / f"{record.id}.gcode"
+    target.parent.mkdir(exist_ok=True)
     shutil.copyfile(upload, target)
     if shrunk is not None:
         picture_path(data_dir, record.id).write_bytes(shrunk)
