@@ -75,6 +75,12 @@ def _apply(session: Session, box: SecretBox, printer: Printer, values: Mapping[s
             "Give OctoPrint's address as http(s)://host[:port], e.g. http://192.168.1.20:5000.",
             "url",
         )
+    if printer.id is not None and url != printer.url and not values.get("api_key"):
+        # The stored key belongs to the old address: it is never sent to a new one unasked.
+        raise InvalidInput(
+            "A new address needs the printer's API key again: send api_key with the url.",
+            "api_key",
+        )
     clash = select(Printer.id).where(func.lower(Printer.name) == name.lower())
     if printer.id is not None:
         clash = clash.where(Printer.id != printer.id)

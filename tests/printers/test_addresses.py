@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from printers.octoprint import OctoPrintClient, Rejected
@@ -73,3 +75,35 @@ def test_octoprint_s_refusals_are_told_by_status_without_their_body(octoprint: O
         client.start("librarylab-no-such-file.gcode")
     assert refused.value.status == 404
     assert str(refused.value) == "OctoPrint answered 404"
+
+
+def test_a_new_address_needs_the_key_again(sqlite_lab: Lab) -> None:
+    lab = sqlite_lab
+    with little_server(404) as printer, little_server(404) as elsewhere:
+        printer_id = register(lab, printer.url)
+        moved = lab.client.patch(
+            f"/api/printers/{printer_id}", headers=lab.headers("admin"), json={"url": elsewhere.url}
+        )
+        assert moved.status_code == 422, moved.text
+        assert moved.json()["field"] == "api_key"
+        assert "send api_key with the url" in moved.json()["detail"]
+        kept = lab.client.get(f"/api/printers/{printer_id}", headers=lab.headers()).json()
+        assert kept["url"] == printer.url
+        renamed = lab.client.patch(
+            f"/api/printers/{printer_id}",
+            headers=lab.headers("admin"),
+            json={"url": printer.url + "/", "name": "Prusa MK4"},
+        )
+        assert renamed.status_code == 200, renamed.text  # the same address keeps its key
+        state_of(lab.client, lab.headers(), printer_id, "offline")
+        assert all(h.get("X-Api-Key") != "the-printer-key" for h in elsewhere.received)
+        with_key = lab.client.patch(
+            f"/api/printers/{printer_id}",
+            headers=lab.headers("admin"),
+            json={"url": elsewhere.url, "api_key": "elsewhere-key"},
+        )
+        assert with_key.status_code == 200, with_key.text
+        deadline = time.monotonic() + 10
+        while not elsewhere.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {h.get("X-Api-Key") for h in elsewhere.received} == {"elsewhere-key"}
