@@ -69,12 +69,7 @@ def _apply(session: Session, box: SecretBox, printer: Printer, values: Mapping[s
     station_id = values.get("station_id", printer.station_id)
     if not name:
         raise InvalidInput("The printer needs a name.", "name")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise InvalidInput(
-            "Give OctoPrint's address as http(s)://host[:port], e.g. http://192.168.1.20:5000.",
-            "url",
-        )
+    check_address(url)
     if printer.id is not None and url != printer.url and not values.get("api_key"):
         # The stored key belongs to the old address: it is never sent to a new one unasked.
         raise InvalidInput(
@@ -91,6 +86,32 @@ def _apply(session: Session, box: SecretBox, printer: Printer, values: Mapping[s
     printer.name, printer.url, printer.station_id = name, url, station_id
     if values.get("api_key"):
         printer.api_key_sealed = box.seal(str(values["api_key"]))
+
+
+def check_address(url: str) -> None:
+    """OctoPrint's address: scheme, host and port only. A query or fragment would be dropped
+    by the client without a word, and credentials in it would travel to wherever it points."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(
+            "Give OctoPrint's address without user:password@; OctoPrint takes only its API "
+            "key (api_key).",
+            "url",
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise InvalidInput(
+            "Give OctoPrint's address without ?query or #fragment, as http(s)://host[:port].",
+            "url",
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise InvalidInput(
+            "Give OctoPrint's address as http(s)://host[:port], e.g. http://192.168.1.20:5000.",
+            "url",
+        )
 
 
 def check_printing_station(session: Session, station_id: int) -> None:

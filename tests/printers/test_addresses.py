@@ -107,3 +107,29 @@ def test_a_new_address_needs_the_key_again(sqlite_lab: Lab) -> None:
         while not elsewhere.received and time.monotonic() < deadline:
             time.sleep(0.1)
         assert {h.get("X-Api-Key") for h in elsewhere.received} == {"elsewhere-key"}
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://admin:secret@127.0.0.1:5000", "without user:password@"),
+        ("http://admin@127.0.0.1:5000", "without user:password@"),
+        ("http://127.0.0.1:5000/?apikey=x", "without ?query or #fragment"),
+        ("http://127.0.0.1:5000?next=http://10.0.0.1", "without ?query or #fragment"),
+        ("http://127.0.0.1:5000/#top", "without ?query or #fragment"),
+        ("http://127.0.0.1:notaport", "http(s)://host[:port]"),
+    ],
+)
+def test_addresses_with_credentials_or_a_query_are_refused(
+    sqlite_lab: Lab, url: str, says: str
+) -> None:
+    lab = sqlite_lab
+    refused = lab.client.post(
+        "/api/printers",
+        headers=lab.headers("admin"),
+        json={"name": "Prusa", "url": url, "api_key": "k"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "url"
+    assert says in refused.json()["detail"]
+    assert lab.client.get("/api/printers", headers=lab.headers()).json() == []
