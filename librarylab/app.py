@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             ),
             targets=printers,
             after_poll=app.state.dispatcher.step,
+            networks=settings.printer_network_list,
         )
         loop = asyncio.get_running_loop()
         app.state.jobs_changed = lambda: loop.call_soon_threadsafe(fleet.wake)

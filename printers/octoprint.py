@@ -8,8 +8,10 @@ bare ``RuntimeError("… <body> (status)")`` and the network's errors become:
      ├── Unreachable    no answer in time, connection refused, bad address
      ├── Unauthorized   the API key was refused (403; 400 "CSRF validation failed" on POST)
      ├── Busy           the printer cannot do that now (409)
-     └── Rejected       any other answer, with its HTTP status and a reason class
-          └── Redirected  a 3xx answer: refused, never followed
+     ├── Rejected       any other answer, with its HTTP status and a reason class
+     │    └── Redirected  a 3xx answer: refused, never followed
+     └── OutsideNetworks  connected to an address outside LIBRARYLAB_PRINTER_NETWORKS:
+                          closed before a byte (or the key) was sent
 
 Messages hold a status code and a class of reason, never the body of an answer: the printer
 URL may point at any service, and these messages reach ``/api/health``, which needs no login.
@@ -25,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from octorest import OctoRest
+from requests.adapters import HTTPAdapter
 
+from printers import networks as nets
 from printers.model import RawStatus
 
 DEFAULT_TIMEOUT = 3.0
@@ -65,6 +70,11 @@ class Redirected(Rejected):
         )
 
 
+class OutsideNetworks(PrinterError):
+    def __init__(self) -> None:
+        super().__init__(f"refused: the printer's address is outside {nets.SETTING}")
+
+
 @dataclass(frozen=True)
 class Analysis:
     """OctoPrint's analysis of an uploaded file: not ``done`` while it is still queued."""
@@ -88,6 +98,36 @@ class _TimedSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False
         return super().request(method, url, *args, **kwargs)
+
+
+def _checked_adapter(networks: tuple[nets.Network, ...]) -> HTTPAdapter:
+    """Transport that checks the address each new connection reached, before it is used:
+    the check holds whatever a name resolves to at that moment (DNS rebinding)."""
+
+    def check(sock: Any) -> None:
+        if not nets.allowed(str(sock.getpeername()[0]), networks):
+            sock.close()
+            raise OutsideNetworks
+
+    class Checked(urllib3.connection.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            check(self.sock)
+
+    class CheckedTLS(urllib3.connection.HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()  # the handshake, before any request: no key sent yet
+            check(self.sock)
+
+    class Pool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Checked
+
+    class TLSPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = CheckedTLS
+
+    adapter = HTTPAdapter()
+    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
+    return adapter
 
 
 def _refuse_redirects(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -133,9 +173,14 @@ class OctoPrintClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
+        networks: tuple[nets.Network, ...] = (),
     ) -> None:
         http = session or _TimedSession(timeout)
         http.hooks["response"].append(_refuse_redirects)
+        if networks:
+            http.trust_env = False  # a proxy from the environment would be the peer checked
+            for scheme in ("http://", "https://"):
+                http.mount(scheme, _checked_adapter(networks))
         http.headers["X-Api-Key"] = api_key  # set here: octorest would fetch /api/version first
         try:
             self._octo = OctoRest(url=url, session=http)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from printers.octoprint import OctoPrintClient, Rejected
-from tests.conftest import Lab
+from librarylab.app import create_app
+from printers.octoprint import OctoPrintClient, OutsideNetworks, Rejected
+from tests.conftest import Lab, _lab, make_settings
 from tests.printers.test_registry import state_of
 from tests.services import OctoPrint, little_server
 
@@ -133,3 +138,72 @@ def test_addresses_with_credentials_or_a_query_are_refused(
     assert refused.json()["field"] == "url"
     assert says in refused.json()["detail"]
     assert lab.client.get("/api/printers", headers=lab.headers()).json() == []
+
+
+def lab_in(tmp_path: Path, sqlite_url: str, networks: str) -> Iterator[Lab]:
+    yield from _lab(tmp_path, sqlite_url, printer_networks=networks)
+
+
+def test_a_printer_outside_the_printer_networks_is_refused(
+    tmp_path: Path, sqlite_url: str, octoprint: OctoPrint
+) -> None:
+    for lab in lab_in(tmp_path, sqlite_url, "10.99.0.0/16, fd00::/8"):
+        for url in (octoprint.url, octoprint.url.replace("127.0.0.1", "localhost")):
+            refused = lab.client.post(
+                "/api/printers",
+                headers=lab.headers("admin"),
+                json={"name": "Prusa", "url": url, "api_key": octoprint.api_key},
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == "url"
+            assert "LIBRARYLAB_PRINTER_NETWORKS" in refused.json()["detail"]
+        assert lab.client.get("/api/printers", headers=lab.headers()).json() == []
+
+
+def test_a_printer_inside_the_printer_networks_works(
+    tmp_path: Path, sqlite_url: str, octoprint: OctoPrint
+) -> None:
+    for lab in lab_in(tmp_path, sqlite_url, "10.99.0.0/16, 127.0.0.0/8"):
+        printer_id = register(lab, octoprint.url, octoprint.api_key)
+        seen = state_of(lab.client, lab.headers(), printer_id, "operational")
+        assert seen["state"]["state"] == "operational"
+        with little_server(404) as elsewhere:
+            moved = lab.client.patch(
+                f"/api/printers/{printer_id}",
+                headers=lab.headers("admin"),
+                json={"url": "http://10.98.0.1:5000", "api_key": "k"},
+            )
+            assert moved.status_code == 422, moved.text
+            assert "outside LIBRARYLAB_PRINTER_NETWORKS" in moved.json()["detail"]
+            assert elsewhere.received == []
+
+
+def test_every_connection_is_checked_against_the_printer_networks(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A printer that was allowed when it was registered (here: before the setting) is
+    checked again on each connection: what its name resolves to may have changed since."""
+    with little_server(200, b"{}") as internal:
+        for lab in lab_in(tmp_path, sqlite_url, ""):
+            printer_id = register(lab, internal.url)
+            headers = lab.headers()
+        internal.received.clear()
+        app = create_app(make_settings(tmp_path, sqlite_url, printer_networks="10.99.0.0/16"))
+        with TestClient(app) as client:
+            seen = state_of(client, headers, printer_id, "offline")
+            assert seen["state"]["detail"] == (
+                "refused: the printer's address is outside LIBRARYLAB_PRINTER_NETWORKS"
+            )
+            assert internal.received == []  # closed before the key (or anything) was sent
+
+
+def test_the_adapter_checks_the_address_it_connected_to(octoprint: OctoPrint) -> None:
+    outside = OctoPrintClient(
+        octoprint.url, octoprint.api_key, networks=(ipaddress.ip_network("10.99.0.0/16"),)
+    )
+    with pytest.raises(OutsideNetworks):
+        outside.status()
+    inside = OctoPrintClient(
+        octoprint.url, octoprint.api_key, networks=(ipaddress.ip_network("127.0.0.1/32"),)
+    )
+    assert inside.status().connection
