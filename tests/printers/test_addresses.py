@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from librarylab.app import create_app
 from printers.octoprint import OctoPrintClient, OutsideNetworks, Rejected
-from tests.conftest import Lab, _lab, make_settings
+from tests.conftest import STAFF_PASSWORD, Lab, _lab, admin_headers, make_settings
+from tests.mqtt import Recorder
+from tests.pages import login, text_of
 from tests.printers.test_registry import state_of
-from tests.services import OctoPrint, little_server
+from tests.services import OctoPrint, free_port, little_server
 
 SECRET = b"internal-secret-4711 " * 20
 
@@ -30,12 +32,14 @@ def register(lab: Lab, url: str, api_key: str = "the-printer-key") -> int:
 
 
 def shown(lab: Lab, printer: int) -> str:
-    """Everything staff and monitors see of the printer."""
+    """Everything staff and monitors see of the printer: the API, health, the staff page."""
     pages = [
         lab.client.get("/api/health").text,
         lab.client.get(f"/api/printers/{printer}", headers=lab.headers()).text,
         lab.client.get("/api/printers", headers=lab.headers()).text,
     ]
+    login(lab.client, "sam", STAFF_PASSWORD)
+    pages.append(text_of(lab.client.get("/printers?lang=en")))
     return "\n".join(pages)
 
 
@@ -71,7 +75,32 @@ def test_another_service_s_answer_is_never_shown(sqlite_lab: Lab, status: int, s
         assert {"component": f"printer {printer_id}", "detail": f"Prusa: offline ({says})"} in (
             health["problems"]
         )
-        assert b"internal-secret".decode() not in shown(sqlite_lab, printer_id)
+        everything = shown(sqlite_lab, printer_id)
+        assert says in everything.rsplit("\n", 1)[-1]  # the staff page says it too
+        assert "internal-secret" not in everything
+
+
+def test_the_wall_gets_no_answer_of_another_service(tmp_path: Path, sqlite_url: str) -> None:
+    port = free_port()
+    settings = make_settings(
+        tmp_path, sqlite_url, mqtt_enabled=True, mqtt_embedded_port=port, mqtt_prefix="p1"
+    )
+    app = create_app(settings)
+    with little_server(500, SECRET) as internal, TestClient(app) as client:
+        listener = Recorder(f"mqtt://127.0.0.1:{port}", "p1/printers/#")
+        try:
+            created = client.post(
+                "/api/printers",
+                headers=admin_headers(app),
+                json={"name": "Prusa", "url": internal.url, "api_key": "k"},
+            ).json()
+            topic = f"p1/printers/{created['id']}/state"
+            payload = listener.wait_for(topic, lambda p: p["state"] == "offline", timeout=15)
+            assert payload is not None
+            assert payload["detail"] == "OctoPrint answered 500"
+            assert "internal-secret" not in str(listener.messages)
+        finally:
+            listener.close()
 
 
 def test_octoprint_s_refusals_are_told_by_status_without_their_body(octoprint: OctoPrint) -> None:
