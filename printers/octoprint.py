@@ -238,7 +238,8 @@ class OctoPrintClient:
         try:
             self._octo.files_info("local", remote_name)
         except RuntimeError as exc:
-            if "(404)" in str(exc):
+            found = _STATUS.search(str(exc))  # the status ends the text; the body is before it
+            if found and found.group(1) == "404":
                 return False
             raise _translate(exc) from None
         except requests.exceptions.RequestException as exc:

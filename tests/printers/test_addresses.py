@@ -236,3 +236,8 @@ def test_the_adapter_checks_the_address_it_connected_to(octoprint: OctoPrint) ->
         octoprint.url, octoprint.api_key, networks=(ipaddress.ip_network("127.0.0.1/32"),)
     )
     assert inside.status().connection
+
+
+def test_a_missing_file_is_told_by_its_status_alone(octoprint: OctoPrint) -> None:
+    client = OctoPrintClient(octoprint.url, octoprint.api_key)
+    assert client.has_file("librarylab-no-such-file.gcode") is False
