@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -169,14 +170,16 @@ def test_addresses_with_credentials_or_a_query_are_refused(
     assert lab.client.get("/api/printers", headers=lab.headers()).json() == []
 
 
+@contextmanager
 def lab_in(tmp_path: Path, sqlite_url: str, networks: str) -> Iterator[Lab]:
+    """The service on SQLite with ``LIBRARYLAB_PRINTER_NETWORKS`` set to ``networks``."""
     yield from _lab(tmp_path, sqlite_url, printer_networks=networks)
 
 
 def test_a_printer_outside_the_printer_networks_is_refused(
     tmp_path: Path, sqlite_url: str, octoprint: OctoPrint
 ) -> None:
-    for lab in lab_in(tmp_path, sqlite_url, "10.99.0.0/16, fd00::/8"):
+    with lab_in(tmp_path, sqlite_url, "10.99.0.0/16, fd00::/8") as lab:
         for url in (octoprint.url, octoprint.url.replace("127.0.0.1", "localhost")):
             refused = lab.client.post(
                 "/api/printers",
@@ -192,7 +195,7 @@ def test_a_printer_outside_the_printer_networks_is_refused(
 def test_a_printer_inside_the_printer_networks_works(
     tmp_path: Path, sqlite_url: str, octoprint: OctoPrint
 ) -> None:
-    for lab in lab_in(tmp_path, sqlite_url, "10.99.0.0/16, 127.0.0.0/8"):
+    with lab_in(tmp_path, sqlite_url, "10.99.0.0/16, 127.0.0.0/8") as lab:
         printer_id = register(lab, octoprint.url, octoprint.api_key)
         seen = state_of(lab.client, lab.headers(), printer_id, "operational")
         assert seen["state"]["state"] == "operational"
@@ -213,7 +216,7 @@ def test_every_connection_is_checked_against_the_printer_networks(
     """A printer that was allowed when it was registered (here: before the setting) is
     checked again on each connection: what its name resolves to may have changed since."""
     with little_server(200, b"{}") as internal:
-        for lab in lab_in(tmp_path, sqlite_url, ""):
+        with lab_in(tmp_path, sqlite_url, "") as lab:
             printer_id = register(lab, internal.url)
             headers = lab.headers()
         internal.received.clear()
