@@ -75,14 +75,19 @@ class Hub:
 
     async def _tick(self) -> None:
         while True:
-            now = datetime.now(UTC)
-            for key in self.state.expire(now):
-                self._broadcast(("part", {"key": key, "value": self.state.part(key)}))
-            up = self._broker_connected()
-            if up != self._broker_up:
-                self._broker_up, self._broker_since = up, now
-                self._broadcast(("broker", self.broker()))
+            try:
+                self._step(datetime.now(UTC))
+            except Exception:  # one bad step must not stop the clock of every wall
+                log.exception("the wall's tick failed; it goes on")
             await asyncio.sleep(1)
+
+    def _step(self, now: datetime) -> None:
+        for key in self.state.expire(now):
+            self._broadcast(("part", {"key": key, "value": self.state.part(key)}))
+        up = self._broker_connected()
+        if up != self._broker_up:
+            self._broker_up, self._broker_since = up, now
+            self._broadcast(("broker", self.broker()))
 
     @property
     def alive(self) -> bool:

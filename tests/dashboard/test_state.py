@@ -275,3 +275,20 @@ def test_the_reason_for_a_refusal_names_the_field_not_its_value() -> None:
         wall().apply(T.printer_state(2), printer(2, progress="<img src=x>"), NOW)
     assert "progress" in str(refused.value)
     assert "img" not in str(refused.value)
+
+
+def test_a_heartbeat_without_a_utc_offset_counts_as_utc_and_others_still_expire() -> None:
+    state = wall()
+    naive = (NOW - timedelta(seconds=10)).replace(tzinfo=None).isoformat()
+    state.apply(T.station_heartbeat(3), {"state": "online", "ts": naive}, NOW)
+    state.apply(T.station_heartbeat(4), {"state": "online", "ts": NOW.isoformat()}, NOW)
+    assert state.part("station:3")["last_seen"] == (NOW - timedelta(seconds=10)).isoformat()
+    assert state.expire(NOW + timedelta(seconds=25)) == ["station:3"]
+    assert state.expire(NOW + timedelta(seconds=31)) == ["station:4"]
+
+
+def test_a_heartbeat_from_the_future_counts_as_now() -> None:
+    state = wall()
+    ahead = (NOW + timedelta(days=365)).isoformat()
+    state.apply(T.station_heartbeat(3), {"state": "online", "ts": ahead}, NOW)
+    assert state.expire(NOW + timedelta(seconds=31)) == ["station:3"]
