@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from librarylab.app import create_app
-from librarylab.mqtt import BrokerAddress, Bus
+from librarylab.mqtt import MAX_PAYLOAD_BYTES, BrokerAddress, Bus
 from tests.conftest import admin_headers, make_settings
 from tests.librarylab.test_cli import LIBRARYLAB, _env
 from tests.mqtt import Recorder
@@ -161,3 +162,44 @@ def test_a_taken_embedded_port_leaves_the_service_up_and_says_why(
     assert f"127.0.0.1:{port}" in health.json()["mqtt"]["last_error"]
     assert health.json()["status"] == "degraded"
     assert f"127.0.0.1:{port}" in health.json()["problems"][0]["detail"]
+
+
+def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
+    """A retained message as anyone on the broker can send it, byte for byte."""
+    command = ["mosquitto_pub", "-p", str(broker.port), "-t", topic, "-r", "-q", "1"]
+    command.append("-s" if payload else "-n")  # -n: an empty message clears the topic
+    subprocess.run(command, input=payload, check=True, timeout=30)
+
+
+def test_oversized_and_undecodable_messages_are_dropped_at_the_bus_and_counted(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    prefix = f"t5{os.getpid()}"
+    printer = {"id": 5, "name": "Prusa", "state": "operational", "bed_clear": True}
+    topic = f"{prefix}/printers/5/state"
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        mosquitto_pub(mosquitto, topic, json.dumps(printer).encode())
+        wait_until(lambda: 5 in app.state.hub.state.printers)
+        # A payload the schema would take, but padded past the limit (a 30 MB one was seen).
+        padded = printer | {"padding": "x" * (1024 * 1024)}
+        mosquitto_pub(mosquitto, topic, json.dumps(padded | {"name": "Too big"}).encode())
+        mosquitto_pub(mosquitto, topic, b"<img src=x onerror=alert(1)> not JSON")
+        mosquitto_pub(mosquitto, f"{prefix}/stations/3/state", b'["a list"]')
+        mosquitto_pub(mosquitto, topic, json.dumps(printer | {"progress": "42"}).encode())
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["dropped_messages"] == 4)
+        assert app.state.bus.dropped == 3  # the other one reached the schema
+        assert app.state.hub.state.printers[5]["name"] == "Prusa"  # the last good state stays
+        assert app.state.hub.state.stations == {}
+        mosquitto_pub(mosquitto, topic, json.dumps(printer | {"name": "Prusa MK4"}).encode())
+        wait_until(lambda: app.state.hub.state.printers[5]["name"] == "Prusa MK4")
+    assert len(json.dumps(padded)) > MAX_PAYLOAD_BYTES
+    mosquitto_pub(mosquitto, topic, b"")  # clear the retained topic for other tests
