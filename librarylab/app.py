@@ -77,10 +77,17 @@ def create_app(settings: Settings) -> FastAPI:
         await hub.start()
         if settings.mqtt_enabled:
             broker, bus, app.state.broker_problem = _start_bus(settings, topics)
-            bus.subscribe(topics.everything, hub.receive)
+            app.state.live = live = LivePublisher(
+                bus, topics, app.state.sessions, settings.timezone
+            )
+
+            def receive(topic: str, payload: dict[str, Any] | None) -> None:
+                hub.receive(topic, payload)
+                live.heard(topic, payload)  # re-asserts its own topics if someone forged one
+
+            bus.subscribe(topics.everything, receive)
             app.state.bus = bus
-            app.state.live = LivePublisher(bus, topics, app.state.sessions, settings.timezone)
-            await app.state.live.start()
+            await live.start()
 
         def printers() -> list[Target] | None:
             try:

@@ -32,6 +32,7 @@ from librarylab.logs import Throttle, shown
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+ENVELOPE = frozenset({"ts", "v"})  # the fields ``envelope`` adds to every payload
 MAX_PAYLOAD_BYTES = 64 * 1024  # the largest real payload (a day's rotation) is a few KiB
 Handler = Callable[[str, dict[str, Any] | None], None]  # (topic, payload or None if empty)
 

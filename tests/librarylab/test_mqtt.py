@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -203,3 +204,61 @@ def test_oversized_and_undecodable_messages_are_dropped_at_the_bus_and_counted(
         wait_until(lambda: app.state.hub.state.printers[5]["name"] == "Prusa MK4")
     assert len(json.dumps(padded)) > MAX_PAYLOAD_BYTES
     mosquitto_pub(mosquitto, topic, b"")  # clear the retained topic for other tests
+
+
+def test_the_service_reasserts_its_own_retained_topics_when_someone_forges_or_clears_them(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    prefix = f"t6{os.getpid()}"
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        body = {"name": "Wii U", "kind": "gaming", "capacity": 3}
+        created = client.post("/api/stations", headers=admin_headers(app), json=body).json()
+        number = created["id"]
+        topic = f"{prefix}/stations/{number}/state"
+        listener = Recorder(mosquitto.url, f"{prefix}/#")
+        try:
+            listener.wait_for(topic, lambda p: p is not None and p["name"] == "Wii U")
+
+            def wall_shows(name: str | None) -> bool:
+                view = app.state.hub.state.stations.get(number)
+                return view is not None and view.state is not None and view.state["name"] == name
+
+            wait_until(lambda: wall_shows("Wii U"))
+
+            def on_topic() -> list[dict[str, Any] | None]:
+                return [p for t, p in list(listener.messages) if t == topic]
+
+            forged = created | {"name": "Kaputt", "status": "out_of_service"}
+            for payload in (json.dumps(forged).encode(), b""):  # forged, then cleared
+                before = len(on_topic())
+                mosquitto_pub(mosquitto, topic, payload)
+                # The forgery arrives, then the service's own state again.
+                wait_until(lambda: len(on_topic()) >= before + 2, timeout=5)  # noqa: B023
+                real = on_topic()[-1]
+                assert real is not None
+                assert (real["name"], real["status"]) == ("Wii U", "available")
+                wait_until(lambda: wall_shows("Wii U"), timeout=5)
+                # The broker keeps the real state again: a wall that connects now sees it.
+                late = Recorder(mosquitto.url, topic)
+                try:
+                    state = late.wait_for(topic)
+                    assert state is not None
+                    assert (state["name"], state["status"]) == ("Wii U", "available")
+                finally:
+                    late.close()
+            # No echo loop: the topic falls quiet once the real state is back.
+            time.sleep(1.5)
+            settled = len([t for t, _p in listener.messages if t == topic])
+            time.sleep(2.5)
+            assert len([t for t, _p in listener.messages if t == topic]) == settled
+        finally:
+            listener.close()
