@@ -104,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
                 request_timeout=settings.printer_timeout_seconds,
             ),
             publish=lambda target, snapshot, duty: _publish_printer(
-                bus, topics, target, snapshot, duty
+                app.state.live, topics, target, snapshot, duty
             ),
             targets=printers,
             after_poll=app.state.dispatcher.step,
@@ -197,17 +197,21 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _publish_printer(
-    bus: Bus | None, topics: Topics, target: Target, snapshot: Snapshot, duty: Duty | None
+    live: LivePublisher | None,
+    topics: Topics,
+    target: Target,
+    snapshot: Snapshot,
+    duty: Duty | None,
 ) -> None:
     """A printer's state for the wall: name, snapshot and job, never its address or key."""
-    if bus is not None:
+    if live is not None:
         payload = {
             "id": target.id,
             "name": target.name,
             **snapshot.as_dict(),
             **(duty.as_dict() if duty else {}),
         }
-        bus.publish(topics.printer_state(target.id), payload, retain=True)
+        live.relay(topics.printer_state(target.id), payload)
 
 
 def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | None, Bus, str | None]:

@@ -7,14 +7,17 @@ catches what changes with the clock alone (the next slot, the next visit).
 The service owns the topics it published. Anyone on the broker could overwrite or clear
 one of them, and the retained forgery would stay; so the publisher hears its own topics
 (``heard``), and when one carries anything but what it last sent there, it sends its own
-payload again. Its own echo matches and ends it there; re-assertions come at most once per
-``REASSERT_PAUSE`` seconds, so a flood of forgeries cannot make it flood the broker.
+payload again. The printers' coordinators publish through it (``relay``), so their topics
+are re-asserted the same way. Its own echo matches and ends it there; re-assertions come at
+most once per ``REASSERT_PAUSE`` seconds, so a flood of forgeries cannot make it flood the
+broker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time as clock
 from datetime import date, datetime, time
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.topics import Topics
 from librarylab.mqtt import ENVELOPE, Bus
+from printers.orm import Printer
 from scheduler.orm import StoredPlan
 from stations.orm import Station
 from visits.model import VisitStatus
@@ -141,6 +145,7 @@ class LivePublisher:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._relayed: dict[str, dict[str, Any]] = {}  # printers' topics, as JSON values
         self._doubted: set[str] = set()  # own topics that now carry something else
         self._reasserted = 0.0  # monotonic time of the last re-assertion
         self._reassert_pending = False
@@ -209,6 +214,11 @@ class LivePublisher:
             }
             for visit_id, payload in rotations.items():
                 out[self.topics.rotation(visit_id)] = payload
+            printers = {self.topics.printer_state(n) for n in session.scalars(select(Printer.id))}
+        # A deleted printer's state goes too (its coordinator has stopped).
+        for topic in list(self._relayed):
+            if topic not in printers:
+                out[topic] = None
         # Clear what is no longer there: removed stations, rotations not of today.
         for topic in self._sent:
             if topic not in out:
@@ -223,6 +233,8 @@ class LivePublisher:
             if topic in self._sent and self._sent[topic] == payload and topic not in doubted:
                 continue
             # Noted before sending, so the echo that comes back matches at once.
+            if payload is None:
+                self._relayed.pop(topic, None)
             before = self._sent.pop(topic, None)
             if payload is not None:
                 self._sent[topic] = payload
@@ -232,12 +244,22 @@ class LivePublisher:
                 self._sent.pop(topic, None)
             else:
                 self._sent[topic] = before
+        for topic in doubted:
+            payload = self._relayed.get(topic)
+            if payload is not None and self.bus.publish(topic, payload, retain=True):
+                sent += 1
         return sent
+
+    def relay(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish a retained payload for another part of the service (a printer's
+        coordinator) and re-assert it like the publisher's own."""
+        self._relayed[topic] = json.loads(json.dumps(payload))  # tuples become lists
+        self.bus.publish(topic, payload, retain=True)
 
     def heard(self, topic: str, payload: dict[str, Any] | None) -> None:
         """A message on the broker (paho's thread): one of our topics carrying something
         other than what we sent there is sent again."""
-        ours = self._sent.get(topic)
+        ours = self._sent.get(topic) or self._relayed.get(topic)
         if ours is None:
             return  # not ours, or cleared by us
         if payload is not None and {k: v for k, v in payload.items() if k not in ENVELOPE} == ours:

@@ -262,3 +262,48 @@ def test_the_service_reasserts_its_own_retained_topics_when_someone_forges_or_cl
             assert len([t for t, _p in listener.messages if t == topic]) == settled
         finally:
             listener.close()
+
+
+def test_a_forged_printer_state_is_replaced_by_the_coordinators_own(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    prefix = f"t7{os.getpid()}"
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        listener = Recorder(mosquitto.url, f"{prefix}/printers/#")
+        try:
+            headers = admin_headers(app)
+            body = {"name": "Prusa", "url": f"http://127.0.0.1:{free_port()}", "api_key": "k" * 32}
+            created = client.post("/api/printers", headers=headers, json=body)
+            assert created.status_code == 201, created.text
+            topic = f"{prefix}/printers/{created.json()['id']}/state"
+            listener.wait_for(topic)
+            time.sleep(1.5)  # the coordinator's first reads are done
+
+            def on_topic() -> list[dict[str, Any] | None]:
+                return [p for t, p in list(listener.messages) if t == topic]
+
+            real = on_topic()[-1]
+            assert real is not None
+            before = len(on_topic())
+            forged = real | {"name": "<b>Gehackt</b>", "state": "printing", "progress": 99.0}
+            mosquitto_pub(mosquitto, topic, json.dumps(forged).encode())
+            wait_until(lambda: len(on_topic()) >= before + 2, timeout=5)
+            again = on_topic()[-1]
+            assert again is not None
+            assert again["name"] == "Prusa"  # the coordinator's own (its state may move on)
+            # A deleted printer is not re-asserted: its state is cleared (within a tick).
+            number = created.json()["id"]
+            deleted = client.delete(f"/api/printers/{number}", headers=headers)
+            assert deleted.status_code < 300, deleted.text
+            wait_until(lambda: on_topic()[-1] is None, timeout=15)
+        finally:
+            listener.close()
