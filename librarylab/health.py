@@ -96,4 +96,6 @@ def _mqtt(request: Request) -> dict[str, Any]:
         "connected": bus.connected,
         "last_error": request.app.state.broker_problem or bus.last_error,
         "wall_pages": request.app.state.hub.pages,
+        # Too large, not a JSON object, or not fitting their topic's schema (docs/mqtt.md).
+        "dropped_messages": bus.dropped + request.app.state.hub.dropped,
     }
