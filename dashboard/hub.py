@@ -1,20 +1,25 @@
 """Hands the wall state to every open wall page, live.
 
 MQTT messages arrive on paho's thread and are handed to the event loop; each page has its
-own queue; a one-second tick expires old heartbeats and notices a lost broker.
+own queue; a one-second tick expires old heartbeats and notices a lost broker. A message
+that does not fit its topic's schema is dropped and counted (``dropped``), with a warning
+at most once a minute per topic and never its payload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from dashboard.state import WallState
+from dashboard.state import Rejected, WallState
 from dashboard.topics import Topics
+from librarylab.logs import Throttle, shown
 
+log = logging.getLogger(__name__)
 Event = tuple[str, Any]  # (event name, data)
 QUEUE_LIMIT = 1000
 
@@ -30,6 +35,8 @@ class Hub:
         self._pages: set[asyncio.Queue[Event]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self.dropped = 0  # messages refused by their schema
+        self._warnings = Throttle()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -50,19 +57,37 @@ class Hub:
 
     # -- on the loop -------------------------------------------------------------------------
     def _apply(self, topic: str, payload: dict[str, Any] | None) -> None:
-        for key in self.state.apply(topic, payload, datetime.now(UTC)):
+        try:
+            changed = self.state.apply(topic, payload, datetime.now(UTC))
+        except Rejected as exc:
+            self.dropped += 1
+            held = self._warnings.allow(topic)
+            if held is not None:
+                log.warning(
+                    "dropped an MQTT message on %s that does not fit its schema (%s)%s",
+                    shown(topic),
+                    exc,
+                    f"; {held} more since the last warning" if held else "",
+                )
+            return
+        for key in changed:
             self._broadcast(("part", {"key": key, "value": self.state.part(key)}))
 
     async def _tick(self) -> None:
         while True:
-            now = datetime.now(UTC)
-            for key in self.state.expire(now):
-                self._broadcast(("part", {"key": key, "value": self.state.part(key)}))
-            up = self._broker_connected()
-            if up != self._broker_up:
-                self._broker_up, self._broker_since = up, now
-                self._broadcast(("broker", self.broker()))
+            try:
+                self._step(datetime.now(UTC))
+            except Exception:  # one bad step must not stop the clock of every wall
+                log.exception("the wall's tick failed; it goes on")
             await asyncio.sleep(1)
+
+    def _step(self, now: datetime) -> None:
+        for key in self.state.expire(now):
+            self._broadcast(("part", {"key": key, "value": self.state.part(key)}))
+        up = self._broker_connected()
+        if up != self._broker_up:
+            self._broker_up, self._broker_since = up, now
+            self._broadcast(("broker", self.broker()))
 
     @property
     def alive(self) -> bool:

@@ -1,6 +1,8 @@
 """What the wall shows, as a pure reducer of MQTT messages.
 
-``apply`` folds one message into the state; ``expire`` marks stations offline whose
+``apply`` folds one message into the state, after checking it against its topic's schema
+(dashboard/payloads.py: anyone on the broker can publish, so a message that does not fit is
+refused whole and the last good state stays); ``expire`` marks stations offline whose
 heartbeats are too old (the embedded broker never fires last wills on a lost power
 supply, so age matters as much as the will); ``snapshot`` is what a new wall page receives.
 """
@@ -8,10 +10,22 @@ supply, so age matters as much as the will); ``snapshot`` is what a new wall pag
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from dashboard.payloads import PAYLOADS, reason
 from dashboard.topics import Topics
+
+
+class Rejected(ValueError):
+    """A message that does not fit its topic's schema; the state is unchanged."""
+
+    def __init__(self, kind: str, why: str) -> None:
+        super().__init__(f"{kind}: {why}")
+        self.kind = kind
+        self.why = why
 
 
 @dataclass
@@ -39,9 +53,13 @@ class WallState:
     rotations: dict[int, dict[str, Any]] = field(default_factory=dict)
     printers: dict[int, dict[str, Any]] = field(default_factory=dict)
 
-    def apply(self, topic: str, payload: dict[str, Any] | None, now: datetime) -> list[str]:
-        """Fold one message in; return the keys of the snapshot that changed."""
+    def apply(self, topic: str, message: object, now: datetime) -> list[str]:
+        """Fold one message in (``None``: a cleared topic); return the keys of the snapshot
+        that changed. Raises ``Rejected`` for a message that does not fit its topic."""
         what, number = self.topics.parse(topic)
+        if what not in PAYLOADS:
+            return []  # not ours (the embedded broker may send foreign retained topics)
+        payload = None if message is None else _checked(what, number, message)
         if what == "service_status":
             self.service = payload
             return ["service"]
@@ -68,13 +86,13 @@ class WallState:
             return [f"station:{number}"]
         if what == "station_heartbeat" and number is not None:
             view = self.stations.setdefault(number, StationView())
-            if payload is None or payload.get("state") == "offline":
+            if payload is None or payload["state"] == "offline":
                 view.agent = "offline"
             else:
                 view.agent = "online"
                 view.last_seen = _stamp(payload, now)
             return [f"station:{number}"]
-        return []  # not ours (the embedded broker may send foreign retained topics)
+        return []
 
     def expire(self, now: datetime) -> list[str]:
         """Mark stations offline whose last heartbeat is older than the limit."""
@@ -112,9 +130,31 @@ class WallState:
         }
 
 
-def _stamp(payload: dict[str, Any], default: datetime) -> datetime:
-    """When the sender says it sent the message (a retained heartbeat may be old)."""
+# The field that names the topic's own id, by topic kind.
+_ID_FIELD = {"station_state": "id", "printer_state": "id", "rotation": "visit_id"}
+
+
+def _checked(what: str, number: int | None, message: object) -> dict[str, Any]:
+    """The message as its schema allows it (unknown fields dropped), or ``Rejected``."""
     try:
-        return datetime.fromisoformat(str(payload["ts"]))
-    except (KeyError, ValueError):
-        return default
+        payload = PAYLOADS[what].model_validate(message)
+    except ValidationError as exc:
+        raise Rejected(what, reason(exc)) from None
+    field = _ID_FIELD.get(what)
+    if field is not None and getattr(payload, field) != number:
+        raise Rejected(what, f"{field} does not match the topic")
+    return payload.model_dump()
+
+
+def _stamp(payload: dict[str, Any], now: datetime) -> datetime:
+    """When the sender says it sent the heartbeat (a retained one may be old).
+
+    Without a UTC offset the time is read as UTC (docs/mqtt.md); a time ahead of ``now``
+    counts as ``now``, so a wrong clock cannot keep a station online for ever.
+    """
+    if payload["ts"] is None:
+        return now
+    sent = datetime.fromisoformat(payload["ts"])
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    return min(sent, now)

@@ -82,10 +82,17 @@ def create_app(settings: Settings) -> FastAPI:
         await hub.start()
         if settings.mqtt_enabled:
             broker, bus, app.state.broker_problem = _start_bus(settings, topics)
-            bus.subscribe(topics.everything, hub.receive)
+            app.state.live = live = LivePublisher(
+                bus, topics, app.state.sessions, settings.timezone
+            )
+
+            def receive(topic: str, payload: dict[str, Any] | None) -> None:
+                hub.receive(topic, payload)
+                live.heard(topic, payload)  # re-asserts its own topics if someone forged one
+
+            bus.subscribe(topics.everything, receive)
             app.state.bus = bus
-            app.state.live = LivePublisher(bus, topics, app.state.sessions, settings.timezone)
-            await app.state.live.start()
+            await live.start()
 
         def printers() -> list[Target] | None:
             try:
@@ -102,10 +109,11 @@ def create_app(settings: Settings) -> FastAPI:
                 request_timeout=settings.printer_timeout_seconds,
             ),
             publish=lambda target, snapshot, duty: _publish_printer(
-                bus, topics, target, snapshot, duty
+                app.state.live, topics, target, snapshot, duty
             ),
             targets=printers,
             after_poll=app.state.dispatcher.step,
+            networks=settings.printer_network_list,
         )
         loop = asyncio.get_running_loop()
         app.state.jobs_changed = lambda: loop.call_soon_threadsafe(fleet.wake)
@@ -203,17 +211,21 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _publish_printer(
-    bus: Bus | None, topics: Topics, target: Target, snapshot: Snapshot, duty: Duty | None
+    live: LivePublisher | None,
+    topics: Topics,
+    target: Target,
+    snapshot: Snapshot,
+    duty: Duty | None,
 ) -> None:
     """A printer's state for the wall: name, snapshot and job, never its address or key."""
-    if bus is not None:
+    if live is not None:
         payload = {
             "id": target.id,
             "name": target.name,
             **snapshot.as_dict(),
             **(duty.as_dict() if duty else {}),
         }
-        bus.publish(topics.printer_state(target.id), payload, retain=True)
+        live.relay(topics.printer_state(target.id), payload)
 
 
 def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | None, Bus, str | None]:

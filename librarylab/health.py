@@ -2,7 +2,9 @@
 
 ``status`` is ``ok`` only when all enabled parts work; ``degraded`` names each part that
 does not and why (``problems``); ``error`` with 503 when the database is unreachable, since
-then nothing works. No address, URL or key ever appears here: the endpoint needs no login.
+then nothing works. No address, URL or key ever appears here, nor the body of a printer's
+answer (the OctoPrint adapter keeps only a status and a class of reason): the endpoint needs
+no login.
 """
 
 from __future__ import annotations
@@ -94,4 +96,6 @@ def _mqtt(request: Request) -> dict[str, Any]:
         "connected": bus.connected,
         "last_error": request.app.state.broker_problem or bus.last_error,
         "wall_pages": request.app.state.hub.pages,
+        # Too large, not a JSON object, or not fitting their topic's schema (docs/mqtt.md).
+        "dropped_messages": bus.dropped + request.app.state.hub.dropped,
     }

@@ -3,13 +3,23 @@
 Everything is a retained topic, so a wall that connects later sees the present at once.
 A change made by staff triggers a publish within a moment (``changed``); a ten-second tick
 catches what changes with the clock alone (the next slot, the next visit).
+
+The service owns the topics it published. Anyone on the broker could overwrite or clear
+one of them, and the retained forgery would stay; so the publisher hears its own topics
+(``heard``), and when one carries anything but what it last sent there, it sends its own
+payload again. The printers' coordinators publish through it (``relay``), so their topics
+are re-asserted the same way. Its own echo matches and ends it there; re-assertions come at
+most once per ``REASSERT_PAUSE`` seconds, so a flood of forgeries cannot make it flood the
+broker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time as clock
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.topics import Topics
-from librarylab.mqtt import Bus
+from librarylab.mqtt import ENVELOPE, Bus
+from printers.orm import Printer
 from scheduler.orm import StoredPlan
 from stations.orm import Station
 from visits.model import VisitStatus
@@ -26,6 +37,7 @@ from visits.orm import Visit
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 10
+REASSERT_PAUSE = 1.0  # seconds between two re-assertions of forged or cleared topics
 
 
 def _at(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
@@ -133,6 +145,10 @@ class LivePublisher:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._relayed: dict[str, dict[str, Any]] = {}  # printers' topics, as JSON values
+        self._doubted: set[str] = set()  # own topics that now carry something else
+        self._reasserted = 0.0  # monotonic time of the last re-assertion
+        self._reassert_pending = False
 
     def messages(self, now: datetime) -> dict[str, dict[str, Any] | None]:
         """Every retained topic of the present, by topic (None clears a topic)."""
@@ -198,25 +214,74 @@ class LivePublisher:
             }
             for visit_id, payload in rotations.items():
                 out[self.topics.rotation(visit_id)] = payload
+            printers = {self.topics.printer_state(n) for n in session.scalars(select(Printer.id))}
+        # A deleted printer's state goes too (its coordinator has stopped).
+        for topic in list(self._relayed):
+            if topic not in printers:
+                out[topic] = None
         # Clear what is no longer there: removed stations, rotations not of today.
         for topic in self._sent:
             if topic not in out:
                 out[topic] = None
         return out
 
-    def publish(self, now: datetime) -> int:
-        """Publish the topics whose payload changed; returns how many were sent."""
+    def publish(self, now: datetime, doubted: frozenset[str] = frozenset()) -> int:
+        """Publish the topics whose payload changed, and the ``doubted`` ones (someone else
+        wrote there) even if not; returns how many were sent."""
         sent = 0
         for topic, payload in self.messages(now).items():
-            if topic in self._sent and self._sent[topic] == payload:
+            if topic in self._sent and self._sent[topic] == payload and topic not in doubted:
                 continue
+            # Noted before sending, so the echo that comes back matches at once.
+            if payload is None:
+                self._relayed.pop(topic, None)
+            before = self._sent.pop(topic, None)
+            if payload is not None:
+                self._sent[topic] = payload
             if self.bus.publish(topic, payload, retain=True):
                 sent += 1
-                if payload is None:
-                    self._sent.pop(topic, None)
-                else:
-                    self._sent[topic] = payload
+            elif before is None:
+                self._sent.pop(topic, None)
+            else:
+                self._sent[topic] = before
+        for topic in doubted:
+            payload = self._relayed.get(topic)
+            if payload is not None and self.bus.publish(topic, payload, retain=True):
+                sent += 1
         return sent
+
+    def relay(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish a retained payload for another part of the service (a printer's
+        coordinator) and re-assert it like the publisher's own."""
+        self._relayed[topic] = json.loads(json.dumps(payload))  # tuples become lists
+        self.bus.publish(topic, payload, retain=True)
+
+    def heard(self, topic: str, payload: dict[str, Any] | None) -> None:
+        """A message on the broker (paho's thread): one of our topics carrying something
+        other than what we sent there is sent again."""
+        ours = self._sent.get(topic) or self._relayed.get(topic)
+        if ours is None:
+            return  # not ours, or cleared by us
+        if payload is not None and {k: v for k, v in payload.items() if k not in ENVELOPE} == ours:
+            return  # our own, or the same
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._doubt, topic)
+
+    def _doubt(self, topic: str) -> None:
+        self._doubted.add(topic)
+        if self._reassert_pending or self._loop is None or self._wake is None:
+            return
+        wait = self._reasserted + REASSERT_PAUSE - clock.monotonic()
+        if wait <= 0:
+            self._wake.set()
+        else:
+            self._reassert_pending = True
+            self._loop.call_later(wait, self._wake_for_doubts)
+
+    def _wake_for_doubts(self) -> None:
+        self._reassert_pending = False
+        if self._wake is not None:
+            self._wake.set()
 
     # -- running in the app -------------------------------------------------------------------
     async def start(self) -> None:
@@ -251,8 +316,14 @@ class LivePublisher:
             if connected and not was_connected:
                 self._sent.clear()  # a new connection: the broker may have lost retained state
             was_connected = connected
+            doubted, self._doubted = frozenset(self._doubted), set()
+            if doubted:
+                self._reasserted = clock.monotonic()
+                log.warning(
+                    "re-asserting %d retained topic(s) someone else overwrote", len(doubted)
+                )
             if connected:
                 try:
-                    await asyncio.to_thread(self.publish, datetime.now(self.zone))
+                    await asyncio.to_thread(self.publish, datetime.now(self.zone), doubted)
                 except Exception:
                     log.exception("publishing the live state failed")

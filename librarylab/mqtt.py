@@ -4,6 +4,9 @@ It connects in the background (the app boots before the broker is up), subscribe
 ``on_connect`` (so every reconnect re-subscribes and the broker replays retained state),
 reconnects within seconds, and leaves a retained ``offline`` last will on the service's
 status topic. Payloads are JSON with ``ts`` (UTC, ISO 8601) and a schema version ``v``.
+Anyone on the broker can publish, so a message larger than ``MAX_PAYLOAD_BYTES`` or not a
+JSON object never reaches a handler: it is dropped and counted (``dropped``), with a warning
+at most once a minute per topic and never its payload.
 
 Errors of paho and the network never escape: the bus records them as ``last_error``.
 """
@@ -24,9 +27,13 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from librarylab.logs import Throttle, shown
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+ENVELOPE = frozenset({"ts", "v"})  # the fields ``envelope`` adds to every payload
+MAX_PAYLOAD_BYTES = 64 * 1024  # the largest real payload (a day's rotation) is a few KiB
 Handler = Callable[[str, dict[str, Any] | None], None]  # (topic, payload or None if empty)
 
 
@@ -73,6 +80,8 @@ class Bus:
         self.status_topic = status_topic
         self.connected = False
         self.last_error: str | None = None
+        self.dropped = 0  # messages too large or not a JSON object
+        self._warnings = Throttle()
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._client = paho.Client(
@@ -110,7 +119,12 @@ class Bus:
             self._handlers[topic_filter] = handler
 
         def deliver(_client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-            handler(message.topic, _decode(message.payload))
+            try:
+                payload = _decode(message.payload)
+            except Undecodable as exc:
+                self._drop(message.topic, str(exc))
+                return
+            handler(message.topic, payload)
 
         self._client.message_callback_add(topic_filter, deliver)
         if self.connected:
@@ -121,6 +135,13 @@ class Bus:
         text = "" if payload is None else envelope(payload)
         info = self._client.publish(topic, text, qos=1, retain=retain)
         return info.rc == paho.MQTT_ERR_SUCCESS
+
+    def _drop(self, topic: str, why: str) -> None:
+        self.dropped += 1
+        held = self._warnings.allow(topic)
+        if held is not None:
+            more = f"; {held} more since the last warning" if held else ""
+            log.warning("dropped an MQTT message on %s: %s%s", shown(topic), why, more)
 
     # -- paho callbacks (paho's thread) -------------------------------------------------
     def _on_connect(
@@ -159,11 +180,20 @@ class Bus:
         self.last_error = self.last_error or "broker unreachable"
 
 
+class Undecodable(ValueError):
+    """A message that is not a payload of ours: too large, not JSON, or not an object."""
+
+
 def _decode(raw: bytes | bytearray) -> dict[str, Any] | None:
+    """The payload as a dict; ``None`` for an empty message (a cleared retained topic)."""
     if not raw:
         return None
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise Undecodable(f"{len(raw)} bytes, more than {MAX_PAYLOAD_BYTES}")
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return {"raw": raw.decode("utf-8", "replace")}
-    return value if isinstance(value, dict) else {"value": value}
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise Undecodable("not JSON") from None
+    if not isinstance(value, dict):
+        raise Undecodable("not a JSON object")
+    return value

@@ -6,6 +6,7 @@ else reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -78,6 +79,30 @@ class Settings(BaseSettings):
     printer_stall_after_seconds: float = Field(default=60, gt=0, le=3600)
     printer_timeout_seconds: float = Field(default=3, gt=0, le=60)
     print_file_max_mb: float = Field(default=20, gt=0, le=1024)
+    printer_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs printers must be in (e.g. 192.168.1.0/24); "
+        "empty allows any address.",
+    )
+
+    @field_validator("printer_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{part!r} is not a network; use CIDRs such as 192.168.1.0/24, fd00::/8"
+                    ) from None
+        return value
+
+    @property
+    def printer_network_list(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks of ``printer_networks``; empty: printers may be anywhere."""
+        parts = (p.strip() for p in self.printer_networks.split(","))
+        return tuple(ipaddress.ip_network(p, strict=False) for p in parts if p)
 
     @field_validator("allowed_hosts")
     @classmethod

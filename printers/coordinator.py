@@ -34,6 +34,7 @@ from printers.model import (
     from_octoprint,
     judged,
 )
+from printers.networks import Network
 from printers.octoprint import OctoPrintClient, PrinterError, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Coordinator:
         timing: Timing,
         publish: Publish,
         after_poll: AfterPoll | None = None,
+        networks: tuple[Network, ...] = (),
     ) -> None:
         self.target = target
         self.timing = timing
@@ -82,7 +84,9 @@ class Coordinator:
         self.after_poll = after_poll
         self.snapshot = Snapshot()
         self.duty: Duty | None = None
-        self.client = OctoPrintClient(target.url, target.api_key, timeout=timing.request_timeout)
+        self.client = OctoPrintClient(
+            target.url, target.api_key, timeout=timing.request_timeout, networks=networks
+        )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"printer-{target.id}")
         self._errands: SimpleQueue[tuple[Errand[Any], Future[Any]]] = SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -228,10 +232,12 @@ class Fleet:
         publish: Publish,
         targets: Callable[[], list[Target] | None],
         after_poll: AfterPoll | None = None,
+        networks: tuple[Network, ...] = (),
     ) -> None:
         self.timing = timing
         self.publish = publish
         self.after_poll = after_poll
+        self.networks = networks  # the only networks its printers may be in; () is any
         self._targets = targets  # blocking; None when the registry cannot be read
         self._coordinators: dict[int, Coordinator] = {}
         self._lock = asyncio.Lock()
@@ -313,7 +319,9 @@ class Fleet:
                     await self._coordinators.pop(printer_id).stop()
             for printer_id, target in wanted.items():
                 if printer_id not in self._coordinators:
-                    coordinator = Coordinator(target, self.timing, self.publish, self.after_poll)
+                    coordinator = Coordinator(
+                        target, self.timing, self.publish, self.after_poll, self.networks
+                    )
                     self._coordinators[printer_id] = coordinator
                     coordinator.start()
 

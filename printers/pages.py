@@ -100,7 +100,12 @@ def create_printer(
         "station_id": forms.integer(form, "station_id") if station else None,
     }
     try:
-        service.create_printer(session, request.app.state.secret_box, values)
+        service.create_printer(
+            session,
+            request.app.state.secret_box,
+            values,
+            _settings(request).printer_network_list,
+        )
     except DomainError as exc:
         session.rollback()
         return _page(request, session, exc)

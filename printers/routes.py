@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, status
 from librarylab.crypto import SecretBox
 from librarylab.deps import AdminUser, CurrentUser, SessionDep
 from librarylab.schemas import RecordId
+from librarylab.settings import Settings
 from printers import service
 from printers.coordinator import Fleet
 from printers.dispatcher import Dispatcher
@@ -18,6 +19,11 @@ router = APIRouter(prefix="/api/printers", tags=["printers"])
 def _box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.secret_box
     return box
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _fleet(request: Request) -> Fleet:
@@ -39,7 +45,9 @@ def read_printers(request: Request, session: SessionDep, _user: CurrentUser) -> 
 def create_printer(
     request: Request, body: PrinterCreate, session: SessionDep, _user: AdminUser
 ) -> PrinterOut:
-    printer = service.create_printer(session, _box(request), body.values())
+    printer = service.create_printer(
+        session, _box(request), body.values(), _settings(request).printer_network_list
+    )
     session.commit()
     _changed(request)
     return printer_out(printer, None)
@@ -61,7 +69,13 @@ def update_printer(
     session: SessionDep,
     _user: AdminUser,
 ) -> PrinterOut:
-    printer = service.update_printer(session, _box(request), printer_id, body.values())
+    printer = service.update_printer(
+        session,
+        _box(request),
+        printer_id,
+        body.values(),
+        _settings(request).printer_network_list,
+    )
     session.commit()
     _changed(request)
     return printer_out(printer, _fleet(request).snapshot(printer.id))

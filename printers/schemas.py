@@ -40,7 +40,10 @@ class PrinterStateOut(OutModel):
         description="unknown, operational, printing, paused, error, disconnected, offline, "
         "unauthorized or stalled"
     )
-    detail: str = Field(description="why, in OctoPrint's or our words")
+    detail: str = Field(
+        description="why: OctoPrint's firmware error, or a status and a class of reason "
+        "(never the body of an answer)"
+    )
     file: str | None
     progress: float | None = Field(description="percent")
     elapsed_seconds: int | None

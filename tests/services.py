@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +126,50 @@ def hung_server() -> Iterator[str]:
         for connection in held:
             connection.close()
         hung.close()
+
+
+@dataclass
+class LittleServer:
+    """A plain HTTP server standing in for some other service; it records what it received."""
+
+    url: str
+    received: list[dict[str, str]] = field(default_factory=list)  # headers of each request
+
+
+@contextmanager
+def little_server(
+    status: int, body: bytes = b"", headers: dict[str, str] | None = None
+) -> Iterator[LittleServer]:
+    """Answers every request with ``status``, ``headers`` and ``body``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    little = LittleServer(f"http://127.0.0.1:{server.server_address[1]}")
+
+    class Answer(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            little.received.append(dict(self.headers.items()))
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server.RequestHandlerClass = Answer
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield little
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

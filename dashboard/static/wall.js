@@ -10,9 +10,31 @@
   let lastData = null;
 
   const $ = (id) => document.getElementById(id);
-  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   const hhmm = (date) => date.toLocaleTimeString(config.lang, { hour: "2-digit", minute: "2-digit" });
   const hhmmss = (date) => date.toLocaleTimeString(config.lang);
+  // Everything from MQTT is data, never markup: elements are built here and every value
+  // goes in as text (a text node or an attribute value), numbers included.
+  const text = (value) => String(value ?? "");
+  const said = (key, fallback) => Object.hasOwn(t, key) ? t[key] : text(fallback);
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (name === "class") node.className = text(value);
+      else node.setAttribute(name, text(value));
+    }
+    for (const child of children.flat()) {
+      if (child == null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(text(child)));
+    }
+    return node;
+  }
+  // Replace a box's content only when it differs (a busy wall redraws every second).
+  function show(box, ...nodes) {
+    const now = [...box.childNodes];
+    if (now.length === nodes.length && now.every((n, i) => n.isEqualNode(nodes[i]))) return;
+    box.replaceChildren(...nodes);
+  }
+  const number = (value) => { const n = Number(value); return Number.isFinite(n) ? n : null; };
 
   function connect() {
     const source = new EventSource(config.events);
@@ -60,30 +82,35 @@
     if (!rotation) {
       const next = state.current && state.current.next;
       const today = (state.current && state.current.today) || [];
-      box.innerHTML = `<h2>${esc(t.no_visit)}</h2>` +
-        (next ? `<div class="program"><strong>${esc(t.next_visit)}:</strong> ${esc(next.library)} · ${esc(next.date)} ${esc(next.start)}</div>` : "") +
-        (today.length ? `<h2>${esc(t.today)}</h2><div class="program">${today.map((v) => `${esc(v.start)}–${esc(v.end)} ${esc(v.library)}`).join("<br>")}</div>` : "");
+      const program = today.flatMap((v, i) => [i ? el("br") : null, `${text(v.start)}–${text(v.end)} ${text(v.library)}`]);
+      show(box,
+        el("h2", null, t.no_visit),
+        ...(next ? [el("div", { class: "program" }, el("strong", null, `${t.next_visit}:`),
+          ` ${text(next.library)} · ${text(next.date)} ${text(next.start)}`)] : []),
+        ...(today.length ? [el("h2", null, t.today), el("div", { class: "program" }, program)] : []));
       return;
     }
     const current = slotAt(rotation, now);
     const upcoming = rotation.slots.filter((s) => new Date(s.start) > now);
     const following = upcoming[0] || null;
     const change = current ? new Date(current.end) : following ? new Date(following.start) : null;
-    let countdown = `<div class="countdown">${esc(t.finished)}</div>`;
+    let countdown = el("div", { class: "countdown" }, t.finished);
     if (change) {
       const left = Math.max(0, Math.round((change - now) / 1000));
       const label = current ? t.until_rotation : t.starts;
       const m = Math.floor(left / 60), s = String(left % 60).padStart(2, "0");
-      countdown = `<div class="countdown${left <= 60 ? " soon" : ""}" data-seconds="${left}"><small>${esc(label)}</small>${m}:${s}</div>`;
+      countdown = el("div", { class: "countdown" + (left <= 60 ? " soon" : ""), "data-seconds": left },
+        el("small", null, label), `${m}:${s}`);
     }
     const where = (slot, gid) => slot ? (slot.assignments.find((a) => a.group_id === gid) || null) : null;
     const cards = rotation.groups.map((g) => {
       const here = where(current, g.id), there = where(following, g.id);
-      return `<div class="group" data-group="${esc(g.name)}"><div class="name">${esc(t.group)} ${esc(g.name)}&nbsp;<small>(${g.size})</small></div>` +
-        `<div class="now">${esc(t.now)}: ${here ? esc(here.station) : "—"}</div>` +
-        `<div class="next">${esc(t.next)}: ${there ? esc(there.station) : "—"}</div></div>`;
-    }).join("");
-    box.innerHTML = countdown + `<div class="groups">${cards}</div>`;
+      return el("div", { class: "group", "data-group": g.name },
+        el("div", { class: "name" }, `${t.group} ${text(g.name)}\u00a0`, el("small", null, `(${text(g.size)})`)),
+        el("div", { class: "now" }, `${t.now}: ${here ? text(here.station) : "—"}`),
+        el("div", { class: "next" }, `${t.next}: ${there ? text(there.station) : "—"}`));
+    });
+    show(box, countdown, el("div", { class: "groups" }, cards));
   }
 
   function stationState(station, now) {
@@ -98,61 +125,70 @@
 
   function stationCard(s, now) {
     const st = stationState(s, now);
-    let detail = s.status === "out_of_service" && s.status_reason ? esc(s.status_reason) : "";
+    let detail = s.status === "out_of_service" && s.status_reason ? text(s.status_reason) : "";
     if (s.last_seen) {
       const age = Math.round((now - new Date(s.last_seen)) / 1000);
-      detail = esc(t.last_seen.replace("{age}", age));
+      detail = t.last_seen.replace("{age}", text(age));
     }
-    return `<div class="station kind-${esc(s.kind)}" data-station="${s.id}" data-state="${st}"><div class="what">${esc(s.name)}</div><div class="state ${st}">${esc(t[st])}</div><small>${esc(t[s.kind] || s.kind)}${detail ? " · " + detail : ""}</small></div>`;
+    return el("div", { class: `station kind-${text(s.kind)}`, "data-station": s.id, "data-state": st },
+      el("div", { class: "what" }, s.name),
+      el("div", { class: `state ${st}` }, said(st, st)),
+      el("small", null, said(s.kind, s.kind) + (detail ? " · " + detail : "")));
   }
 
   function renderStationCard(s, now) {
-    const card = document.querySelector(`[data-station="${s.id}"]`);
+    const card = document.querySelector(`[data-station="${CSS.escape(text(s.id))}"]`);
     if (!card || !s.name) return false;
-    const html = stationCard(s, now);
-    if (card.outerHTML !== html) card.outerHTML = html;
+    const fresh = stationCard(s, now);
+    if (!card.isEqualNode(fresh)) card.replaceWith(fresh);
     return true;
   }
 
   function renderStations(now) {
     const stations = Object.values(state.stations).filter((s) => s.name)
-      .sort((a, b) => (a.kind + a.name).localeCompare(b.kind + b.name));
-    const html = `<div class="list">` + stations.map((s) => stationCard(s, now)).join("") + `</div>`;
-    if ($("stations").innerHTML !== html) $("stations").innerHTML = html;
+      .sort((a, b) => (text(a.kind) + text(a.name)).localeCompare(text(b.kind) + text(b.name)));
+    show($("stations"), el("div", { class: "list" }, stations.map((s) => stationCard(s, now))));
   }
 
-  const minutes = (s) => s == null ? "–" : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-  const degrees = (pair) => pair && pair[0] != null ? `${Math.round(pair[0])}°` : "–";
+  const minutes = (value) => {
+    const s = number(value);
+    return s == null ? "–" : `${Math.floor(s / 60)}:${String(Math.round(s) % 60).padStart(2, "0")}`;
+  };
+  const degrees = (pair) => Array.isArray(pair) && number(pair[0]) != null ? `${Math.round(number(pair[0]))}°` : "–";
 
   function renderPrinters(now) {
-    const printers = Object.values(state.printers || {}).sort((a, b) => a.name.localeCompare(b.name));
-    const html = printers.map((p) => {
-      let detail = p.detail ? esc(p.detail) : "";
+    const printers = Object.values(state.printers || {}).sort((a, b) => text(a.name).localeCompare(text(b.name)));
+    const tiles = printers.map((p) => {
+      let detail = p.detail ? text(p.detail) : "";
       if (p.state === "offline" && p.last_read) {
-        detail = esc(t.last_seen.replace("{age}", Math.round((now - new Date(p.last_read)) / 1000)));
+        detail = t.last_seen.replace("{age}", text(Math.round((now - new Date(p.last_read)) / 1000)));
       }
-      const progress = p.progress == null ? 0 : p.progress;
+      const progress = Math.min(100, Math.max(0, number(p.progress) ?? 0));
       const job = p.job || null;
       const busy = job && (job.state === "uploading" || job.state === "printing");
       // A finished, failed or cancelled print may still be on the bed: staff must clear it.
       const awaiting = p.bed_clear === false && !busy && p.state !== "printing";
-      const shown = awaiting ? `<span class="state p-awaiting" data-bed="awaiting">${esc(t.awaiting_bed)}</span>`
-        : `<span class="state p-${esc(p.state)}">${esc(t["p_" + p.state] || p.state)}</span>`;
-      const who = job && job.group ? `${esc(t.group)} ${esc(job.group)} · ${esc(job.file)}` : job ? esc(job.file) : "";
-      return `<div class="printer" data-printer="${p.id}" data-state="${esc(p.state)}">` +
-        `<div class="head"><span>${esc(p.name)}</span>${shown}</div>` +
-        (who ? `<small class="job">${who}</small>` : "") +
-        (p.state === "printing" || p.state === "paused" || p.state === "stalled"
-          ? `<div class="bar"><div style="width:${progress}%"></div></div><small>${job ? "" : esc(p.file || "") + " · "}${progress}% · ${esc(t.elapsed)} ${minutes(p.elapsed_seconds)} · ${esc(t.left)} ${minutes(p.left_seconds)}</small>`
-          : "") +
-        `<small>${esc(t.nozzle)} ${degrees(p.nozzle)} · ${esc(t.bed)} ${degrees(p.bed)}${detail ? " · " + detail : ""}</small></div>`;
-    }).join("");
-    if ($("printers").innerHTML !== html) $("printers").innerHTML = html;
+      const shown = awaiting
+        ? el("span", { class: "state p-awaiting", "data-bed": "awaiting" }, t.awaiting_bed)
+        : el("span", { class: `state p-${text(p.state)}` }, said("p_" + text(p.state), p.state));
+      const who = job && job.group ? `${t.group} ${text(job.group)} · ${text(job.file)}` : job ? text(job.file) : "";
+      const working = p.state === "printing" || p.state === "paused" || p.state === "stalled";
+      const bar = el("div");
+      bar.style.width = `${progress}%`;
+      return el("div", { class: "printer", "data-printer": p.id, "data-state": p.state },
+        el("div", { class: "head" }, el("span", null, p.name), shown),
+        who ? el("small", { class: "job" }, who) : null,
+        working ? [el("div", { class: "bar" }, bar),
+          el("small", null, `${job ? "" : text(p.file) + " · "}${progress}% · ${t.elapsed} ${minutes(p.elapsed_seconds)} · ${t.left} ${minutes(p.left_seconds)}`)] : null,
+        el("small", null, `${t.nozzle} ${degrees(p.nozzle)} · ${t.bed} ${degrees(p.bed)}${detail ? " · " + detail : ""}`));
+    });
+    show($("printers"), ...tiles);
   }
 
   function renderVisit() {
     const current = state.current && state.current.current;
-    $("visit").innerHTML = current ? `${esc(current.library)}<small>${esc(current.topic)}</small>` : "";
+    if (current) show($("visit"), document.createTextNode(text(current.library)), el("small", null, current.topic));
+    else show($("visit"));
   }
 
   function renderBanner(now) {

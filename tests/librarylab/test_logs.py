@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from librarylab.logs import RedactSecrets, redact
+from librarylab.logs import RedactSecrets, Throttle, redact, shown
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,21 @@ def test_access_log_records_keep_their_shape_but_lose_the_token(
         )
     assert "ll_secret" not in caplog.text
     assert '/api/visits.ics?token=*** HTTP/1.1" 200' in caplog.text
+
+
+def test_a_throttle_lets_one_warning_a_minute_through_per_key_and_counts_the_rest() -> None:
+    clock = [0.0]
+    throttle = Throttle(interval=60, keys=2, clock=lambda: clock[0])
+    assert throttle.allow("a") == 0
+    assert throttle.allow("a") is None
+    assert throttle.allow("a") is None
+    assert throttle.allow("b") == 0
+    assert throttle.allow("c") == 0  # beyond two keys, the rest share one
+    assert throttle.allow("d") is None
+    clock[0] = 61
+    assert throttle.allow("a") == 2
+
+
+def test_text_from_strangers_is_one_short_quoted_line() -> None:
+    assert shown("lab/x\ny") == "'lab/x\\ny'"
+    assert len(shown("x" * 10_000)) < 130

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from librarylab.app import create_app
-from librarylab.mqtt import BrokerAddress, Bus
+from librarylab.mqtt import MAX_PAYLOAD_BYTES, BrokerAddress, Bus
 from tests.conftest import admin_headers, make_settings
 from tests.librarylab.test_cli import LIBRARYLAB, _env
 from tests.mqtt import Recorder
@@ -161,3 +163,147 @@ def test_a_taken_embedded_port_leaves_the_service_up_and_says_why(
     assert f"127.0.0.1:{port}" in health.json()["mqtt"]["last_error"]
     assert health.json()["status"] == "degraded"
     assert f"127.0.0.1:{port}" in health.json()["problems"][0]["detail"]
+
+
+def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
+    """A retained message as anyone on the broker can send it, byte for byte."""
+    command = ["mosquitto_pub", "-p", str(broker.port), "-t", topic, "-r", "-q", "1"]
+    command.append("-s" if payload else "-n")  # -n: an empty message clears the topic
+    subprocess.run(command, input=payload, check=True, timeout=30)
+
+
+def test_oversized_and_undecodable_messages_are_dropped_at_the_bus_and_counted(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    prefix = f"t5{os.getpid()}"
+    printer = {"id": 5, "name": "Prusa", "state": "operational", "bed_clear": True}
+    topic = f"{prefix}/printers/5/state"
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        mosquitto_pub(mosquitto, topic, json.dumps(printer).encode())
+        wait_until(lambda: 5 in app.state.hub.state.printers)
+        # A payload the schema would take, but padded past the limit (a 30 MB one was seen).
+        padded = printer | {"padding": "x" * (1024 * 1024)}
+        mosquitto_pub(mosquitto, topic, json.dumps(padded | {"name": "Too big"}).encode())
+        mosquitto_pub(mosquitto, topic, b"<img src=x onerror=alert(1)> not JSON")
+        mosquitto_pub(mosquitto, f"{prefix}/stations/3/state", b'["a list"]')
+        mosquitto_pub(mosquitto, topic, json.dumps(printer | {"progress": "42"}).encode())
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["dropped_messages"] == 4)
+        assert app.state.bus.dropped == 3  # the other one reached the schema
+        assert app.state.hub.state.printers[5]["name"] == "Prusa"  # the last good state stays
+        assert app.state.hub.state.stations == {}
+        mosquitto_pub(mosquitto, topic, json.dumps(printer | {"name": "Prusa MK4"}).encode())
+        wait_until(lambda: app.state.hub.state.printers[5]["name"] == "Prusa MK4")
+    assert len(json.dumps(padded)) > MAX_PAYLOAD_BYTES
+    mosquitto_pub(mosquitto, topic, b"")  # clear the retained topic for other tests
+
+
+def test_the_service_reasserts_its_own_retained_topics_when_someone_forges_or_clears_them(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    prefix = f"t6{os.getpid()}"
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        body = {"name": "Wii U", "kind": "gaming", "capacity": 3}
+        created = client.post("/api/stations", headers=admin_headers(app), json=body).json()
+        number = created["id"]
+        topic = f"{prefix}/stations/{number}/state"
+        listener = Recorder(mosquitto.url, f"{prefix}/#")
+        try:
+            listener.wait_for(topic, lambda p: p is not None and p["name"] == "Wii U")
+
+            def wall_shows(name: str | None) -> bool:
+                view = app.state.hub.state.stations.get(number)
+                return view is not None and view.state is not None and view.state["name"] == name
+
+            wait_until(lambda: wall_shows("Wii U"))
+
+            def on_topic() -> list[dict[str, Any] | None]:
+                return [p for t, p in list(listener.messages) if t == topic]
+
+            forged = created | {"name": "Kaputt", "status": "out_of_service"}
+            for payload in (json.dumps(forged).encode(), b""):  # forged, then cleared
+                before = len(on_topic())
+                mosquitto_pub(mosquitto, topic, payload)
+                # The forgery arrives, then the service's own state again.
+                wait_until(lambda: len(on_topic()) >= before + 2, timeout=5)  # noqa: B023
+                real = on_topic()[-1]
+                assert real is not None
+                assert (real["name"], real["status"]) == ("Wii U", "available")
+                wait_until(lambda: wall_shows("Wii U"), timeout=5)
+                # The broker keeps the real state again: a wall that connects now sees it.
+                late = Recorder(mosquitto.url, topic)
+                try:
+                    state = late.wait_for(topic)
+                    assert state is not None
+                    assert (state["name"], state["status"]) == ("Wii U", "available")
+                finally:
+                    late.close()
+            # No echo loop: the topic falls quiet once the real state is back.
+            time.sleep(1.5)
+            settled = len([t for t, _p in listener.messages if t == topic])
+            time.sleep(2.5)
+            assert len([t for t, _p in listener.messages if t == topic]) == settled
+        finally:
+            listener.close()
+
+
+def test_a_forged_printer_state_is_replaced_by_the_coordinators_own(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
+) -> None:
+    prefix = f"t7{os.getpid()}"
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        listener = Recorder(mosquitto.url, f"{prefix}/printers/#")
+        try:
+            headers = admin_headers(app)
+            body = {"name": "Prusa", "url": f"http://127.0.0.1:{free_port()}", "api_key": "k" * 32}
+            created = client.post("/api/printers", headers=headers, json=body)
+            assert created.status_code == 201, created.text
+            topic = f"{prefix}/printers/{created.json()['id']}/state"
+            listener.wait_for(topic)
+            time.sleep(1.5)  # the coordinator's first reads are done
+
+            def on_topic() -> list[dict[str, Any] | None]:
+                return [p for t, p in list(listener.messages) if t == topic]
+
+            real = on_topic()[-1]
+            assert real is not None
+            before = len(on_topic())
+            forged = real | {"name": "<b>Gehackt</b>", "state": "printing", "progress": 99.0}
+            mosquitto_pub(mosquitto, topic, json.dumps(forged).encode())
+            wait_until(lambda: len(on_topic()) >= before + 2, timeout=5)
+            again = on_topic()[-1]
+            assert again is not None
+            assert again["name"] == "Prusa"  # the coordinator's own (its state may move on)
+            # A deleted printer is not re-asserted: its state is cleared (within a tick).
+            number = created.json()["id"]
+            deleted = client.delete(f"/api/printers/{number}", headers=headers)
+            assert deleted.status_code < 300, deleted.text
+            wait_until(lambda: on_topic()[-1] is None, timeout=15)
+        finally:
+            listener.close()
