@@ -14,7 +14,6 @@ from dashboard.hub import Hub
 from librarylab.accounts.orm import User
 from librarylab.accounts.service import display_token_valid
 from librarylab.deps import SESSION_USER_KEY, SettingsDep
-from librarylab.headers import WALL_CONTENT_SECURITY_POLICY
 from librarylab.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +44,7 @@ Viewer = Annotated[str, Depends(wall_viewer)]
 
 @router.get("/wall")
 def wall_page(request: Request, settings: SettingsDep, token: Viewer) -> Response:
-    page = render(
+    return render(
         request,
         "dashboard/wall.html",
         {
@@ -54,8 +53,6 @@ def wall_page(request: Request, settings: SettingsDep, token: Viewer) -> Respons
             "lab": settings.lab_name,
         },
     )
-    page.headers["Content-Security-Policy"] = WALL_CONTENT_SECURITY_POLICY
-    return page
 
 
 @router.get("/wall/events")

@@ -16,10 +16,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-# The wall's script still draws its progress bars with style attributes (dashboard/static/wall.js,
-# the `style="width:…%"` it writes with innerHTML); until it sets element.style instead, its page
-# allows inline style attributes, and nothing else more.
-WALL_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; style-src-attr 'unsafe-inline'"
 ALWAYS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
