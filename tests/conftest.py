@@ -13,6 +13,7 @@ import hypothesis
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +24,7 @@ from librarylab.accounts.orm import Role
 from librarylab.app import create_app
 from librarylab.models import metadata
 from librarylab.settings import Settings
-from tests.services import Mosquitto, OctoPrint, postgres_server
+from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto, OctoPrint, postgres_server
 
 # The everyday suite (and CI) replays the same cases every run; HYPOTHESIS_PROFILE=thorough
 # explores many more, freshly random ones.
@@ -184,3 +185,12 @@ def own_octoprint(tmp_path: Path) -> Iterator[OctoPrint]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, shared by a module's page tests."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from dashboard.topics import Topics
 from librarylab.mqtt import BrokerAddress, Bus
@@ -20,7 +20,7 @@ from printers.model import Duty, Snapshot
 from tests.librarylab.test_cli import run
 from tests.mqtt import Recorder
 from tests.served import Served, running_visit
-from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto
+from tests.services import Mosquitto
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PREFIX = "wallfit"
@@ -243,14 +243,6 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     finally:
         served.stop()
         broker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 # Two frames: whatever the page does after a change has been laid out.

@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from dashboard.topics import Topics
 from librarylab.mqtt import BrokerAddress, Bus
 from tests.librarylab.test_cli import run
 from tests.mqtt import Recorder
 from tests.served import Served
-from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto
+from tests.services import Mosquitto
 
 PREFIX = "untrusted"
 TOPICS = Topics(PREFIX)
@@ -63,14 +63,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     finally:
         served.stop()
         broker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

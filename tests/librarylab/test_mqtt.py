@@ -8,9 +8,12 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -165,6 +168,24 @@ def test_a_taken_embedded_port_leaves_the_service_up_and_says_why(
     assert f"127.0.0.1:{port}" in health.json()["problems"][0]["detail"]
 
 
+@contextmanager
+def on_mosquitto(
+    mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str, prefix: str
+) -> Iterator[tuple[FastAPI, TestClient]]:
+    """The service on ``mosquitto`` under ``prefix``, once its bus has connected."""
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        mqtt_enabled=True,
+        mqtt_url=SecretStr(mosquitto.url),
+        mqtt_prefix=prefix,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        yield app, client
+
+
 def mosquitto_pub(broker: Mosquitto, topic: str, payload: bytes) -> None:
     """A retained message as anyone on the broker can send it, byte for byte."""
     command = ["mosquitto_pub", "-p", str(broker.port), "-t", topic, "-r", "-q", "1"]
@@ -178,16 +199,7 @@ def test_oversized_and_undecodable_messages_are_dropped_at_the_bus_and_counted(
     prefix = f"t5{os.getpid()}"
     printer = {"id": 5, "name": "Prusa", "state": "operational", "bed_clear": True}
     topic = f"{prefix}/printers/5/state"
-    settings = make_settings(
-        tmp_path,
-        sqlite_url,
-        mqtt_enabled=True,
-        mqtt_url=SecretStr(mosquitto.url),
-        mqtt_prefix=prefix,
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+    with on_mosquitto(mosquitto, tmp_path, sqlite_url, prefix) as (app, client):
         mosquitto_pub(mosquitto, topic, json.dumps(printer).encode())
         wait_until(lambda: 5 in app.state.hub.state.printers)
         # A payload the schema would take, but padded past the limit (a 30 MB one was seen).
@@ -210,16 +222,7 @@ def test_the_service_reasserts_its_own_retained_topics_when_someone_forges_or_cl
     mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
 ) -> None:
     prefix = f"t6{os.getpid()}"
-    settings = make_settings(
-        tmp_path,
-        sqlite_url,
-        mqtt_enabled=True,
-        mqtt_url=SecretStr(mosquitto.url),
-        mqtt_prefix=prefix,
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+    with on_mosquitto(mosquitto, tmp_path, sqlite_url, prefix) as (app, client):
         body = {"name": "Wii U", "kind": "gaming", "capacity": 3}
         created = client.post("/api/stations", headers=admin_headers(app), json=body).json()
         number = created["id"]
@@ -268,16 +271,7 @@ def test_a_forged_printer_state_is_replaced_by_the_coordinators_own(
     mosquitto: Mosquitto, tmp_path: Path, sqlite_url: str
 ) -> None:
     prefix = f"t7{os.getpid()}"
-    settings = make_settings(
-        tmp_path,
-        sqlite_url,
-        mqtt_enabled=True,
-        mqtt_url=SecretStr(mosquitto.url),
-        mqtt_prefix=prefix,
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+    with on_mosquitto(mosquitto, tmp_path, sqlite_url, prefix) as (app, client):
         listener = Recorder(mosquitto.url, f"{prefix}/printers/#")
         try:
             headers = admin_headers(app)
