@@ -11,27 +11,14 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from librarylab.deps import CurrentUser, SessionDep, SettingsDep
-from librarylab.errors import NotFound
+from librarylab.errors import NotFound, TooLarge
 from librarylab.schemas import RecordId
 from printers import files
-from printers.files import TooLarge
-from printers.orm import PrintFile
-from printers.schemas import PrintFileOut
+from printers.schemas import PrintFileOut, file_out
 
 router = APIRouter(prefix="/api/print-files", tags=["print files"])
 CHUNK = 1 << 20
 PICTURE_MAX_MB = 10
-
-
-def file_out(record: PrintFile) -> PrintFileOut:
-    return PrintFileOut(
-        id=record.id,
-        name=record.name,
-        filename=record.filename,
-        size=record.size,
-        estimated_seconds=record.estimated_seconds,
-        picture=f"/api/print-files/{record.id}/picture" if record.has_picture else None,
-    )
 
 
 @router.get("")

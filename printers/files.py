@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from librarylab.errors import InvalidInput, NotFound
-from librarylab.errors import TooLarge as TooLarge  # where the upload routes import it
 from librarylab.private import private_folder
 from printers import pictures
 from printers.gcode import check_content, check_name, estimated_seconds

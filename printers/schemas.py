@@ -11,7 +11,7 @@ from librarylab.errors import Problem
 from librarylab.schemas import Moment, OutModel, PatchModel, StrictModel, Timestamp
 from printers.jobs import JobState
 from printers.model import Snapshot
-from printers.orm import JobEvent, Printer, PrintJob
+from printers.orm import JobEvent, Printer, PrintFile, PrintJob
 
 
 class PrinterCreate(StrictModel):
@@ -85,6 +85,17 @@ class PrintFileOut(OutModel):
     size: int = Field(description="bytes")
     estimated_seconds: int | None
     picture: str | None = Field(description="the address of its picture, if it has one")
+
+
+def file_out(record: PrintFile) -> PrintFileOut:
+    return PrintFileOut(
+        id=record.id,
+        name=record.name,
+        filename=record.filename,
+        size=record.size,
+        estimated_seconds=record.estimated_seconds,
+        picture=f"/api/print-files/{record.id}/picture" if record.has_picture else None,
+    )
 
 
 class PrintJobCreate(StrictModel):
