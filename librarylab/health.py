@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse
 
 from librarylab import __version__
 from librarylab.database import is_reachable
+from printers.model import DISCONNECTED, ERROR, OFFLINE, STALLED, UNAUTHORIZED
 
 router = APIRouter(prefix="/api", tags=["health"])
 
 # Printer states in which the print corner cannot use a registered printer.
-PRINTER_TROUBLE = frozenset({"offline", "unauthorized", "error", "disconnected", "stalled"})
+PRINTER_TROUBLE = frozenset({OFFLINE, UNAUTHORIZED, ERROR, DISCONNECTED, STALLED})
 
 
 @router.get("/health")
