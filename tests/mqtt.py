@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from librarylab.mqtt import BrokerAddress, Bus
@@ -49,3 +49,25 @@ class Recorder:
 
     def close(self) -> None:
         self.bus.stop()
+
+
+def publish_retained(
+    url: str, messages: Iterable[tuple[str, dict[str, Any]]], watch: str, client_id: str
+) -> None:
+    """Publish retained ``messages`` in their order, and return once the broker holds them
+    all (a recorder on ``watch`` has seen each)."""
+    messages = list(messages)
+    witness = Recorder(url, watch)
+    bus = Bus(BrokerAddress.parse(url), client_id=client_id, status_topic=f"{client_id}/x")
+    bus.start()
+    deadline = time.monotonic() + 10
+    while not bus.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        for topic, payload in messages:
+            assert bus.publish(topic, payload, retain=True), topic
+        for topic, _payload in messages:
+            witness.wait_for(topic)
+    finally:
+        bus.stop()
+        witness.close()

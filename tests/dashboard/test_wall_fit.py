@@ -3,7 +3,6 @@ portrait full HD, in headless Chromium fed by a real service over a real Mosquit
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,10 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.topics import Topics
-from librarylab.mqtt import BrokerAddress, Bus
 from printers.model import Duty, Snapshot
 from tests.librarylab.test_cli import run
-from tests.mqtt import Recorder
+from tests.mqtt import publish_retained
 from tests.served import Served, running_visit
 from tests.services import Mosquitto
 
@@ -167,20 +165,7 @@ def demo_printers(now: datetime) -> list[dict[str, Any]]:
 
 def publish(broker: Mosquitto, messages: dict[str, dict[str, Any]]) -> None:
     """Retained messages as the printers' coordinators and the station PCs send them."""
-    witness = Recorder(broker.url, f"{PREFIX}/#")
-    bus = Bus(BrokerAddress.parse(broker.url), client_id="wallfit-feed", status_topic="feed/x")
-    bus.start()
-    deadline = time.monotonic() + 10
-    while not bus.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        for topic, payload in messages.items():
-            assert bus.publish(topic, payload, retain=True), topic
-        for topic in messages:  # the broker has them all before the feed goes away
-            witness.wait_for(topic)
-    finally:
-        bus.stop()
-        witness.close()
+    publish_retained(broker.url, messages.items(), f"{PREFIX}/#", "wallfit-feed")
 
 
 def full_lab(served: Served, broker: Mosquitto, zone: str) -> tuple[int, int, int, int]:

@@ -7,7 +7,6 @@ script (``window.__pwned``) or to add an element (an ``<img>`` or ``<svg>``) to 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,9 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 
 from dashboard.topics import Topics
-from librarylab.mqtt import BrokerAddress, Bus
 from tests.librarylab.test_cli import run
-from tests.mqtt import Recorder
+from tests.mqtt import publish_retained
 from tests.served import Served
 from tests.services import Mosquitto
 
@@ -74,20 +72,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def publish(broker: Mosquitto, messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Retained messages, in this order, as an intruder on the broker sends them."""
-    witness = Recorder(broker.url, f"{PREFIX}/#")
-    bus = Bus(BrokerAddress.parse(broker.url), client_id="intruder", status_topic="intruder/x")
-    bus.start()
-    deadline = time.monotonic() + 10
-    while not bus.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        for topic, payload in messages:
-            assert bus.publish(topic, payload, retain=True), topic
-        for topic, _payload in messages:
-            witness.wait_for(topic)
-    finally:
-        bus.stop()
-        witness.close()
+    publish_retained(broker.url, messages, f"{PREFIX}/#", "intruder")
 
 
 def printer(number: Any, name: Any, **fields: Any) -> dict[str, Any]:
