@@ -61,14 +61,11 @@ class Hub:
             changed = self.state.apply(topic, payload, datetime.now(UTC))
         except Rejected as exc:
             self.dropped += 1
-            held = self._warnings.allow(topic)
-            if held is not None:
-                log.warning(
-                    "dropped an MQTT message on %s that does not fit its schema (%s)%s",
-                    shown(topic),
-                    exc,
-                    f"; {held} more since the last warning" if held else "",
-                )
+            self._warnings.warn(
+                log,
+                topic,
+                f"dropped an MQTT message on {shown(topic)} that does not fit its schema ({exc})",
+            )
             return
         for key in changed:
             self._broadcast(("part", {"key": key, "value": self.state.part(key)}))

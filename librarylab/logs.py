@@ -64,6 +64,13 @@ class Throttle:
         self._last[key] = now
         return self._held.pop(key, 0)
 
+    def warn(self, logger: logging.Logger, key: str, text: str) -> None:
+        """Log ``text`` as a warning about ``key`` unless ``allow`` holds it back; say how
+        many were held back since the last one."""
+        held = self.allow(key)
+        if held is not None:
+            logger.warning("%s%s", text, f"; {held} more since the last warning" if held else "")
+
 
 def shown(text: str, limit: int = 120) -> str:
     """Text that someone else chose (a topic), safe for one log line: quoted and cut short."""

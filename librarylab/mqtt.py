@@ -138,10 +138,7 @@ class Bus:
 
     def _drop(self, topic: str, why: str) -> None:
         self.dropped += 1
-        held = self._warnings.allow(topic)
-        if held is not None:
-            more = f"; {held} more since the last warning" if held else ""
-            log.warning("dropped an MQTT message on %s: %s%s", shown(topic), why, more)
+        self._warnings.warn(log, topic, f"dropped an MQTT message on {shown(topic)}: {why}")
 
     # -- paho callbacks (paho's thread) -------------------------------------------------
     def _on_connect(
