@@ -236,14 +236,11 @@ class OctoPrintClient:
 
     def has_file(self, remote_name: str) -> bool:
         try:
-            self._octo.files_info("local", remote_name)
-        except RuntimeError as exc:
-            found = _STATUS.search(str(exc))  # the status ends the text; the body is before it
-            if found and found.group(1) == "404":
+            self._call(lambda: self._octo.files_info("local", remote_name))
+        except Rejected as exc:
+            if exc.status == 404:
                 return False
-            raise _translate(exc) from None
-        except requests.exceptions.RequestException as exc:
-            raise _translate(exc) from None
+            raise
         return True
 
     def start(self, remote_name: str) -> None:
