@@ -114,6 +114,10 @@ class Hub:
         self._pages.add(queue)
         return queue
 
+    def recheck_viewers(self) -> None:
+        """Make every open stream ask at once whether its link or login still holds."""
+        self._broadcast(("recheck", None))
+
     def leave(self, queue: asyncio.Queue[Event]) -> None:
         self._pages.discard(queue)
 

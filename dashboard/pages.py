@@ -44,7 +44,11 @@ def create_display(
 
 
 @router.post("/{token_id}/revoke")
-def revoke_display(token_id: RecordId, session: SessionDep, _user: PageUser) -> Response:
+def revoke_display(
+    request: Request, token_id: RecordId, session: SessionDep, _user: PageUser
+) -> Response:
     accounts.revoke_display_token(session, token_id)
     session.commit()
+    # Walls on this instance close at once; others notice within RECHECK_SECONDS.
+    request.app.state.display_links_changed()
     return RedirectResponse("/displays", status_code=status.HTTP_303_SEE_OTHER)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -9,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from dashboard.hub import Hub
 from librarylab.accounts.orm import User
@@ -18,10 +20,13 @@ from librarylab.templating import render
 
 router = APIRouter(include_in_schema=False)
 PING_SECONDS = 5
+# An open stream asks again this often whether its link or login still holds, so that a
+# revocation made on another instance (or on the CLI) closes it too.
+RECHECK_SECONDS = 5.0
 
 
-def wall_viewer(request: Request, token: Annotated[str | None, Query()] = None) -> str:
-    """A valid display link, or a logged-in staff member; returns the token to stream with.
+def _viewer(request: Request, token: str | None) -> str | None:
+    """The display token to stream with ("" for a logged-in staff member), or None.
 
     Uses a session of its own and closes it at once: a wall's stream stays open for hours
     and must not hold a database connection all that time.
@@ -33,6 +38,14 @@ def wall_viewer(request: Request, token: Annotated[str | None, Query()] = None) 
         user = session.get(User, user_id) if isinstance(user_id, int) else None
         if user is not None and user.active:
             return ""
+    return None
+
+
+def wall_viewer(request: Request, token: Annotated[str | None, Query()] = None) -> str:
+    """A valid display link, or a logged-in staff member; returns the token to stream with."""
+    viewer = _viewer(request, token)
+    if viewer is not None:
+        return viewer
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         detail="Open the wall with a display link (/wall?token=…) or log in first.",
@@ -56,17 +69,32 @@ def wall_page(request: Request, settings: SettingsDep, token: Viewer) -> Respons
 
 
 @router.get("/wall/events")
-async def wall_events(request: Request, _token: Viewer) -> EventSourceResponse:
-    """The full state first, then every change; a page that falls behind starts over."""
+async def wall_events(request: Request, token: Viewer) -> EventSourceResponse:
+    """The full state first, then every change; a page that falls behind starts over.
+
+    A stream whose display link is revoked (or whose staff login ended) gets a ``revoked``
+    event and is closed: the wall then says so instead of showing data for ever.
+    """
     hub: Hub = request.app.state.hub
     queue = hub.join()
+
+    async def allowed() -> bool:
+        return await run_in_threadpool(_viewer, request, token or None) is not None
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         try:
             while True:
-                name, data = await queue.get()
+                try:
+                    name, data = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+                except TimeoutError:
+                    name, data = "recheck", None
                 if name == "bye":
                     return
+                if name == "recheck":
+                    if not await allowed():
+                        yield ServerSentEvent(data="{}", event="revoked")
+                        return
+                    continue
                 yield ServerSentEvent(data=json.dumps(data, separators=(",", ":")), event=name)
         finally:
             hub.leave(queue)

@@ -118,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         loop = asyncio.get_running_loop()
         app.state.jobs_changed = lambda: loop.call_soon_threadsafe(fleet.wake)
         app.state.printers_changed = lambda: loop.call_soon_threadsafe(fleet.changed)
+        app.state.display_links_changed = lambda: loop.call_soon_threadsafe(hub.recheck_viewers)
         await fleet.sync()
         try:
             yield
@@ -149,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = make_session_factory(engine)
     app.state.printers_changed = lambda: None
     app.state.jobs_changed = lambda: None
+    app.state.display_links_changed = lambda: None
     app.state.dispatcher = Dispatcher(
         engine, app.state.sessions, print_files.store_dir(settings.data_dir)
     )

@@ -7,6 +7,7 @@
   let state = { service: null, current: null, rotations: {}, stations: {}, printers: {} };
   let broker = { connected: true, since: null };
   let live = false;
+  let revoked = false;
   let lastData = null;
 
   const $ = (id) => document.getElementById(id);
@@ -61,6 +62,13 @@
       lastData = new Date(); render();
     });
     source.addEventListener("broker", (e) => { broker = JSON.parse(e.data); render(); });
+    // The link was revoked (or the staff login ended): stop, and show nothing but why.
+    source.addEventListener("revoked", () => {
+      source.close();
+      revoked = true;
+      state = { service: null, current: null, rotations: {}, stations: {}, printers: {} };
+      render();
+    });
     source.onopen = () => { live = true; render(); };
     source.onerror = () => { live = false; render(); };  // EventSource reconnects by itself
   }
@@ -194,7 +202,8 @@
   function renderBanner(now) {
     const banner = $("banner");
     const since = lastData ? hhmmss(lastData) : "—";
-    if (!live) { banner.textContent = `${t.lost_server} ${since}`; banner.hidden = false; }
+    if (revoked) { banner.textContent = t.revoked; banner.hidden = false; }
+    else if (!live) { banner.textContent = `${t.lost_server} ${since}`; banner.hidden = false; }
     else if (!broker.connected) { banner.textContent = `${t.lost_broker} ${since}`; banner.hidden = false; }
     else banner.hidden = true;
   }

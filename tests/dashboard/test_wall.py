@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.librarylab.test_cli import LIBRARYLAB, _env, run
+from tests.pages import login, submit
 from tests.printers.jobs import gcode
 from tests.served import Served
 from tests.served import running_visit as visit_body
@@ -239,6 +240,54 @@ def test_a_display_link_opens_the_wall_and_nothing_else(service: Service) -> Non
     number = run(["display-token", "list"], service.env).stdout.split()[0]
     assert run(["display-token", "revoke", number], service.env).returncode == 0
     assert httpx2.get(f"{service.base}/wall", params={"token": service.display}).status_code == 401
+
+
+class OpenWall(threading.Thread):
+    """A wall's event stream, read in the background: the event names that arrived."""
+
+    def __init__(self, base: str, token: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.token = f"{base}/wall/events", token
+        self.events: list[str] = []
+        self.started = threading.Event()
+
+    def run(self) -> None:
+        with httpx2.stream("GET", self.url, params={"token": self.token}, timeout=30) as answer:
+            for line in answer.iter_lines():
+                if line.startswith("event: "):
+                    self.events.append(line.removeprefix("event: "))
+                    self.started.set()
+
+
+def test_a_revoked_display_link_closes_the_walls_already_open(service: Service) -> None:
+    """Revoked on the staff page (this instance) or on the CLI (as another instance would):
+    either way the open stream gets ``revoked`` and ends, and cannot come back."""
+    foyer = service.display
+    office = run(["display-token", "create", "Office"], service.env).stdout.splitlines()[-1]
+    walls = {token: OpenWall(service.base, token) for token in (foyer, office)}
+    for wall in walls.values():
+        wall.start()
+        assert wall.started.wait(10)
+        assert wall.events[0] == "snapshot"
+
+    numbers = {
+        name: line.split()[0]
+        for line in run(["display-token", "list"], service.env).stdout.splitlines()
+        for name in ("Foyer", "Office")
+        if name in line
+    }
+    assert run(["display-token", "revoke", numbers["Foyer"]], service.env).returncode == 0
+    with httpx2.Client(base_url=service.base) as staff:
+        assert login(staff, "ada", "admin-password-1").status_code == 303  # type: ignore[arg-type]
+        revoked = submit(staff, "/displays", f"/displays/{numbers['Office']}/revoke", {})  # type: ignore[arg-type]
+        assert revoked.status_code == 303
+
+    for token, wall in walls.items():
+        wall.join(timeout=20)
+        assert not wall.is_alive(), "the stream of a revoked link stays open"
+        assert wall.events[-1] == "revoked", wall.events
+        again = httpx2.get(f"{service.base}/wall/events", params={"token": token}, timeout=10)
+        assert again.status_code == 401
 
 
 def test_many_walls_at_once_do_not_starve_the_service(service: Service) -> None:

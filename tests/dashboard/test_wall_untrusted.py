@@ -211,3 +211,30 @@ def test_the_wall_shows_every_value_as_text(lab: Lab, page: Page) -> None:
     assert hostile(31) in page.locator("#stations").inner_text()
     assert hostile(34) in page.locator("#visit").inner_text()
     assert_nothing_ran(page)
+
+
+def test_a_revoked_link_empties_the_wall_and_says_why(lab: Lab, page: Page) -> None:
+    """The service ends a revoked link's stream with ``revoked``: the wall drops what it
+    showed and does not reconnect."""
+    snapshot = {
+        "service": None,
+        "current": None,
+        "rotations": {},
+        "stations": {"2": {"id": 2, "name": "Xbox One", "kind": "gaming"}},
+        "printers": {},
+    }
+    calls: list[str] = []
+
+    def events(route: Route) -> None:
+        calls.append(route.request.url)
+        body = stream(snapshot) + "event: revoked\ndata: {}\n\n"
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    page.route("**/wall/events**", events)
+    page.goto(lab.wall)
+    banner = page.locator("#banner")
+    banner.wait_for(state="visible", timeout=10_000)
+    assert "Anzeige-Link wurde widerrufen" in banner.inner_text()
+    assert page.locator("[data-station]").count() == 0
+    page.wait_for_timeout(4_000)  # EventSource would retry after ~3 s
+    assert len(calls) == 1
