@@ -23,6 +23,7 @@ from dashboard.hub import Hub
 from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
+from librarylab.accounts import routes as account_routes
 from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
 from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
@@ -163,6 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
         printer_routes.router,
         print_file_routes.router,
         print_job_routes.router,
+        account_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
