@@ -190,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
     describe_problems(app)
 
     secret = settings.secret_key.get_secret_value()
+    # Inside SessionMiddleware: the CSRF token is derived from the login in the session.
     app.add_middleware(CSRFMiddleware, signing_secret=secret, cookie_secure=settings.cookie_secure)
     app.add_middleware(
         SessionMiddleware,
