@@ -13,9 +13,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from dashboard.hub import Hub
-from librarylab.accounts.orm import User
 from librarylab.accounts.service import display_token_valid
-from librarylab.deps import SESSION_USER_KEY, SettingsDep
+from librarylab.deps import SettingsDep, login_user, refuse_until_password_changed
 from librarylab.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -34,9 +33,9 @@ def _viewer(request: Request, token: str | None) -> str | None:
     with request.app.state.sessions() as session:
         if token and display_token_valid(session, token):
             return token
-        user_id = request.session.get(SESSION_USER_KEY)
-        user = session.get(User, user_id) if isinstance(user_id, int) else None
-        if user is not None and user.active:
+        user = login_user(request, session)
+        if user is not None:
+            refuse_until_password_changed(user)
             return ""
     return None
 

@@ -23,6 +23,7 @@ from dashboard.hub import Hub
 from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
+from librarylab.accounts import routes as account_routes
 from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
 from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
@@ -165,6 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         printer_routes.router,
         print_file_routes.router,
         print_job_routes.router,
+        account_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
@@ -190,6 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
     describe_problems(app)
 
     secret = settings.secret_key.get_secret_value()
+    # Inside SessionMiddleware: the CSRF token is derived from the login in the session.
     app.add_middleware(CSRFMiddleware, signing_secret=secret, cookie_secure=settings.cookie_secure)
     app.add_middleware(
         SessionMiddleware,

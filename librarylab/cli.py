@@ -9,13 +9,14 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarylab import database, logs
 from librarylab.accounts import service as accounts
+from librarylab.accounts import sessions as logins
 from librarylab.accounts.orm import Role
 from librarylab.errors import DomainError
 from librarylab.settings import Settings, SettingsError, load_settings
@@ -102,8 +103,29 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_user_password(args: argparse.Namespace, settings: Settings) -> None:
     password = _read_password(prompt=True)
     with database.transaction(_prepared(settings)) as session:
-        accounts.set_password(accounts.get_user(session, args.name), password)
-        print(f"password of '{args.name}' changed")
+        ended = accounts.set_password(session, accounts.get_user(session, args.name), password)
+    print(f"password of '{args.name}' changed")
+    print(f"{ended} browser login(s) of '{args.name}' ended")
+
+
+def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        ended = accounts.set_active(session, args.name, active=False)
+    print(f"account '{args.name}' deactivated: it cannot log in and its tokens stop working")
+    print(f"{ended} browser login(s) of '{args.name}' ended")
+
+
+def cmd_user_activate(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        accounts.set_active(session, args.name, active=True)
+    print(f"account '{args.name}' activated")
+
+
+def cmd_user_logout(args: argparse.Namespace, settings: Settings) -> None:
+    with database.transaction(_prepared(settings)) as session:
+        user = accounts.get_user(session, args.name)
+        ended = logins.end_logins(session, user, datetime.now(UTC))
+    print(f"{ended} browser login(s) of '{args.name}' ended")
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
@@ -209,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     password = user.add_parser("password", help="set a new password (prompt or stdin)")
     password.add_argument("name")
     password.set_defaults(func=cmd_user_password)
+    for name, func, what in (
+        ("deactivate", cmd_user_deactivate, "stop an account: logins end, tokens stop working"),
+        ("activate", cmd_user_activate, "let a deactivated account log in again"),
+        ("logout", cmd_user_logout, "end every browser login of an account"),
+    ):
+        command = user.add_parser(name, help=what)
+        command.add_argument("name")
+        command.set_defaults(func=func)
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
         dest="token_command", required=True

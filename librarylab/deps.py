@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -10,11 +11,10 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from librarylab.accounts import sessions as logins
 from librarylab.accounts.orm import Role, User
 from librarylab.accounts.service import user_for_token
 from librarylab.settings import Settings
-
-SESSION_USER_KEY = "user_id"
 
 
 def get_settings(request: Request) -> Settings:
@@ -77,12 +77,34 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
                 "The token is unknown or revoked: create one with 'librarylab token create NAME'."
             )
         return user
-    user_id = request.session.get(SESSION_USER_KEY)
-    if isinstance(user_id, int):
-        user = session.get(User, user_id)
-        if user is not None and user.active:
-            return user
-    return None
+    return login_user(request, session)
+
+
+def login_user(request: Request, session: Session) -> User | None:
+    """The user of the browser's login, if the server still knows it as running.
+
+    Leaves the login's id in ``request.state.login_id`` (to end the others, keep this one).
+    """
+    secret = request.session.get(logins.COOKIE_KEY)
+    if not isinstance(secret, str):
+        return None
+    found = logins.find_login(session, secret, datetime.now(UTC))
+    if found is None:
+        return None
+    login, user = found
+    request.state.login_id = login.id
+    return user
+
+
+def refuse_until_password_changed(user: User) -> User:
+    """An account with a one-time password may only choose its own (pages redirect there)."""
+    if user.must_change_password:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"This account must choose its own password first, at {PASSWORD_PAGE}; "
+            "until then only that page and logging out are open.",
+        )
+    return user
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -91,7 +113,7 @@ def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
             "Log in, or send 'Authorization: Bearer <token>' "
             "(create one with 'librarylab token create NAME')."
         )
-    return user
+    return refuse_until_password_changed(user)
 
 
 def _admin_only(user: User) -> User:

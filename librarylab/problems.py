@@ -290,8 +290,8 @@ def add_problem_handlers(app: FastAPI) -> None:
 DESCRIPTIONS = {
     400: "The body cannot be read (e.g. broken JSON or multipart).",
     401: "Not logged in: send `Authorization: Bearer <token>`; or the token is unknown or revoked.",
-    403: "Refused: the admin role is needed, or a session-cookie write lacks the "
-    "`x-csrftoken` header.",
+    403: "Refused: the admin role is needed, the account must choose its own password first, "
+    "or a session-cookie write lacks the `x-csrftoken` header.",
     404: "There is no record with this id.",
     409: "The request clashes with stored data (e.g. a name already taken).",
     413: "The upload is larger than the limit.",
@@ -330,9 +330,7 @@ def error_statuses(route: RouteContext, method: str) -> set[int]:
     dependant = route.dependant
     statuses = {int(code) for code in route.responses if int(code) >= 400}
     if optional_user in calls:
-        statuses.add(401)
-        if method in _WRITES:
-            statuses.add(403)  # the CSRF check of a session-cookie write
+        statuses.update((401, 403))  # 403: a one-time password, or a cookie write's CSRF check
     if admin_user in calls:
         statuses.add(403)
     if dependant.path_params:

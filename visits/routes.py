@@ -15,6 +15,7 @@ from librarylab.deps import (
     SettingsDep,
     announce,
     optional_user,
+    refuse_until_password_changed,
 )
 from librarylab.schemas import Day, RecordId
 from visits import service
@@ -59,7 +60,7 @@ def feed_user(
             status.HTTP_401_UNAUTHORIZED,
             detail="Log in, or add ?token=<API token> to the feed address.",
         )
-    return user
+    return refuse_until_password_changed(user)
 
 
 @router.get(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from librarylab import forms
+from librarylab.accounts import sessions as logins
+from librarylab.accounts.orm import User
 from librarylab.accounts.service import authenticate, set_password
-from librarylab.deps import PASSWORD_PAGE, SESSION_USER_KEY, FormDep, PageUser, SessionDep
+from librarylab.deps import PASSWORD_PAGE, FormDep, PageUser, SessionDep, SettingsDep
 from librarylab.errors import InvalidInput
 from librarylab.templating import gettext_for, render
 
@@ -27,7 +32,7 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login")
-def login(request: Request, form: FormDep, session: SessionDep) -> Response:
+def login(request: Request, form: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
     target = _safe_next(forms.text(form, "next") or "/")
     user = authenticate(session, forms.text(form, "name"), str(form.get("password", "")))
     if user is None:
@@ -42,26 +47,63 @@ def login(request: Request, form: FormDep, session: SessionDep) -> Response:
             },
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
-    session.commit()  # a rehashed password is kept
-    request.session.clear()
-    request.session[SESSION_USER_KEY] = user.id
+    _start_login(request, session, user, timedelta(hours=settings.session_max_age_hours))
+    session.commit()  # and a rehashed password is kept
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
+def _start_login(request: Request, session: Session, user: User, lifetime: timedelta) -> None:
+    """Give this browser a new login secret, never one it brought along (session fixation),
+    and end the login it had before."""
+    now = datetime.now(UTC)
+    previous = request.session.get(logins.COOKIE_KEY)
+    if isinstance(previous, str):
+        logins.end_login(session, previous, now)
+    logins.purge_logins(session, now)
+    started = logins.start_login(session, user, now, lifetime)
+    request.session.clear()
+    request.session[logins.COOKIE_KEY] = started.secret
+
+
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    secret = request.session.get(logins.COOKIE_KEY)
+    if isinstance(secret, str):
+        logins.end_login(session, secret, datetime.now(UTC))
+        session.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get(PASSWORD_PAGE)
-def password_page(request: Request, user: PageUser) -> Response:
-    return render(request, "password.html", {"error": None, "forced": user.must_change_password})
+def password_page(
+    request: Request, user: PageUser, session: SessionDep, ended: int | None = None
+) -> Response:
+    return render(request, "password.html", _password_context(request, session, user, ended))
+
+
+def _password_context(
+    request: Request, session: Session, user: User, ended: int | None = None
+) -> dict[str, object]:
+    others = logins.count_logins(
+        session, user, datetime.now(UTC), besides=getattr(request.state, "login_id", None)
+    )
+    return {"error": None, "forced": user.must_change_password, "others": others, "ended": ended}
+
+
+@router.post("/account/logout-others")
+def logout_others(request: Request, user: PageUser, session: SessionDep) -> Response:
+    """End the account's logins in other browsers (a lost phone, a shared computer)."""
+    ended = logins.end_logins(
+        session, user, datetime.now(UTC), keep=getattr(request.state, "login_id", None)
+    )
+    session.commit()
+    return RedirectResponse(f"{PASSWORD_PAGE}?ended={ended}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.post(PASSWORD_PAGE)
 def change_password(
-    request: Request, user: PageUser, session: SessionDep, form: FormDep
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, form: FormDep
 ) -> Response:
     _ = gettext_for(request)
     error = None
@@ -75,15 +117,16 @@ def change_password(
         error = _("The two new passwords differ.")
     else:
         try:
-            set_password(user, new)
+            set_password(session, user, new)  # ends every login of the account
         except InvalidInput as exc:
             error = exc.translated(_)
     if error:
         return render(
             request,
             "password.html",
-            {"error": error, "forced": user.must_change_password},
+            {**_password_context(request, session, user), "error": error},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
+    _start_login(request, session, user, timedelta(hours=settings.session_max_age_hours))
     session.commit()
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)

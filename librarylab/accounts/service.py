@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from librarylab.accounts.orm import ApiToken, DisplayToken, Role, User
+from librarylab.accounts.sessions import end_logins
 from librarylab.errors import Conflict, InvalidInput, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -97,10 +98,21 @@ def create_user(
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(session: Session, user: User, password: str) -> int:
+    """Set a new password and end every login of the account (a copied session cookie must
+    not outlive the password it was opened with); how many logins ended."""
     check_password_rules(password)
     user.password_hash = hash_password(password)
     user.must_change_password = False
+    return end_logins(session, user, _now())
+
+
+def set_active(session: Session, name: str, active: bool) -> int:
+    """Let an account log in again, or stop it: its logins end and its tokens stop working
+    (they come back with the account); how many logins ended."""
+    user = get_user(session, name)
+    user.active = active
+    return 0 if active else end_logins(session, user, _now())
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:
