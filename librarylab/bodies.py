@@ -17,9 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from librarylab.errors import Problem, TooLarge
 from librarylab.problems import domain_problem
 
-# Forms and JSON: the largest legitimate one is a plan request naming 200 people (about
-# 30 KB in JSON), or a visit with 4000 characters of notes (at most 24 KB escaped).
-FORM_MAX_BYTES = 64 * 1024
+# Forms and JSON. The largest the API's rules allow is a plan request naming 200 people
+# with names of 120 characters: about 160 KB if every character travels escaped (\u00fc);
+# real ones are a few KB, a visit with 4000 characters of notes at most 24 KB.
+FORM_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from tests.served import Served
@@ -54,7 +55,8 @@ def chunked(body: Iterator[bytes]) -> Iterator[bytes]:
 
 def head(path: str, kind: str, length: int | None, token: str | None = None) -> str:
     lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {kind}"]
-    lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    lines.append(framing)
     if token:
         lines.append(f"Authorization: Bearer {token}")
     return "\r\n".join(lines) + "\r\n\r\n"
@@ -94,6 +96,18 @@ def test_an_upload_without_a_token_is_refused_before_its_body_is_read(served: Se
     assert served.written_bytes() - before < MB
 
 
+def test_the_upload_page_sends_a_stranger_to_log_in_before_reading_the_upload(
+    served: Served,
+) -> None:
+    before = served.written_bytes()
+    status, answer, _sent = served.exchange(
+        head("/printers/files/new", UPLOAD, None), chunked(multipart(200))
+    )
+    assert status == 303
+    assert b"location: /login?next=" in answer.lower()
+    assert served.written_bytes() - before < MB
+
+
 def test_a_chunked_upload_is_cut_off_at_the_routes_limit(served: Served) -> None:
     """With a valid token, a body that never says its length is counted as it comes."""
     before = served.written_bytes()
@@ -108,9 +122,7 @@ def test_a_chunked_upload_is_cut_off_at_the_routes_limit(served: Served) -> None
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/stations"])
-def test_a_big_form_is_refused_before_the_csrf_check_buffers_it(
-    served: Served, path: str
-) -> None:
+def test_a_big_form_is_refused_before_the_csrf_check_buffers_it(served: Served, path: str) -> None:
     """asgi-csrf reads a whole urlencoded body (of /login, or of any request with a
     cookie) to find its token; 30 MB cost it 60 MB of memory and seconds of CPU."""
     memory = served.peak_memory_kb()
@@ -126,14 +138,21 @@ def test_a_big_form_is_refused_before_the_csrf_check_buffers_it(
         head(path, FORM, None).replace("\r\n\r\n", f"\r\n{cookie}\r\n"), chunked(body())
     )
     assert status == 413
-    assert problem(answer)["detail"] == "The request is larger than 64 KB."
+    assert problem(answer)["detail"] == "The request is larger than 256 KB."
     assert served.peak_memory_kb() - memory < 20 * 1024
 
 
 def test_a_form_within_the_limit_still_works(served: Served, tmp_path: Path) -> None:
-    notes = "n" * 4000
+    notes = "ü" * 4000  # 24 KB as JSON escapes it (\u00fc)
     station = {"name": "VR 1", "kind": "vr", "capacity": 2, "notes": notes}
-    created = served.api("POST", "/api/stations", json=station)
-    assert created["notes"] == notes
+    body = json.dumps(station).encode()
+    assert len(body) > 24_000
+    created = httpx2.post(
+        f"{served.base}/api/stations",
+        content=body,
+        headers={"Authorization": f"Bearer {served.token}", "Content-Type": "application/json"},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["notes"] == notes
     added = served.add_file(b"G28\nG1 X1\n" * 50_000)  # 500 KB, with its token
     assert [f["id"] for f in served.api("GET", "/api/print-files")] == [added]
