@@ -10,7 +10,8 @@ service's event loop: work that blocks the loop shows as a gap between two event
 Scenarios, each while the events keep coming: (a) nothing else (the baseline), (b) staff
 plan a 130-person visit on its plan page (CP-SAT runs: the greedy does not reach the bound
 on this lab), (c) staff upload a 16-megapixel picture (the most a picture may have) with a
-10 MB demo print file on the 3D-printing page (Pillow, hashing, file copies), (d) a person logs in (Argon2).
+10 MB demo print file on the 3D-printing page (Pillow, hashing, file copies), (d) a person
+logs in (Argon2).
 """
 
 from __future__ import annotations
