@@ -24,6 +24,7 @@ from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
 from librarylab.accounts import routes as account_routes
+from librarylab.bodies import BodyLimitMiddleware
 from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
 from librarylab.crypto import SecretBox
 from librarylab.csrf import CSRFMiddleware
@@ -194,6 +195,10 @@ def create_app(settings: Settings) -> FastAPI:
     secret = settings.secret_key.get_secret_value()
     # Inside SessionMiddleware: the CSRF token is derived from the login in the session.
     app.add_middleware(CSRFMiddleware, signing_secret=secret, cookie_secure=settings.cookie_secure)
+    # Outside the CSRF check, which reads a whole urlencoded body to find its token.
+    app.add_middleware(
+        BodyLimitMiddleware, routes=print_file_routes.body_limits(settings.print_file_max_mb)
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

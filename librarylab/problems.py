@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request, params
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -145,7 +145,8 @@ def problem_response(
     )
 
 
-def _domain_problem(request: Request, exc: Exception) -> Response:
+def domain_problem(request: Request, exc: Exception) -> Response:
+    """A refused request as a problem (or a short page for a browser on a staff page)."""
     assert isinstance(exc, DomainError)
     status, (kind, title) = 400, (ABOUT_BLANK, _phrase(400))
     for cls, code, found in _DOMAIN_KINDS:
@@ -275,7 +276,7 @@ def _server_problem(request: Request, _exc: Exception) -> Response:
 def add_problem_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` as a problem."""
     handlers: dict[type[Exception], Callable[[Request, Exception], Response]] = {
-        DomainError: _domain_problem,
+        DomainError: domain_problem,
         RequestValidationError: _validation_problem,
         HTTPException: _http_problem,
         IntegrityError: _integrity_problem,
@@ -294,7 +295,7 @@ DESCRIPTIONS = {
     "or a session-cookie write lacks the `x-csrftoken` header.",
     404: "There is no record with this id.",
     409: "The request clashes with stored data (e.g. a name already taken).",
-    413: "The upload is larger than the limit.",
+    413: "The body is larger than the limit of its route, or an uploaded file than its own.",
     503: "The printer's coordinator did not get to the request in time; nothing changed "
     "unless `detail` says otherwise.",
     422: "Invalid input: `errors` lists every value that does not match the API; a broken "
@@ -339,8 +340,7 @@ def error_statuses(route: RouteContext, method: str) -> set[int]:
         statuses.add(422)
     if dependant.body_params:
         statuses.add(400)  # a body that cannot be parsed
-    if any(isinstance(p.field_info, params.File) for p in dependant.body_params):
-        statuses.add(413)  # uploads are streamed against their limit
+        statuses.add(413)  # every body is streamed against its route's limit (bodies.py)
     if method in _WRITES:
         statuses.add(409)  # a clash with stored data, or a race that the database settled
     return statuses

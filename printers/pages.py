@@ -4,15 +4,17 @@ queue with cancel and retry, demo files. Forms post back here; errors re-render 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from librarylab import forms
 from librarylab.accounts.orm import Role
@@ -23,7 +25,7 @@ from librarylab.settings import Settings
 from librarylab.templating import gettext_for, render
 from printers import files, queue, service
 from printers.dispatcher import Dispatcher
-from printers.file_routes import PICTURE_MAX_MB, spool
+from printers.file_routes import PICTURE_MAX_MB, spool, upload_form
 from printers.jobs import OPEN
 from printers.orm import PrintJob
 from stations.model import Kind
@@ -191,8 +193,19 @@ def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: Pa
     return _see()
 
 
+async def read_page_upload(request: Request, _user: PageUser) -> AsyncIterator[FormData]:
+    """The upload form, read only for someone logged in (others are sent to log in first)."""
+    async with upload_form(request) as form:
+        yield form
+
+
 @router.post("/files/new")
-def upload_file(request: Request, session: SessionDep, _user: PageUser, form: FormDep) -> Response:
+def upload_file(
+    request: Request,
+    session: SessionDep,
+    _user: PageUser,
+    form: Annotated[FormData, Depends(read_page_upload)],
+) -> Response:
     settings = _settings(request)
     try:
         upload = form.get("file")

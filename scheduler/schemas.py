@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from librarylab.schemas import HHMM, OutModel, StrictModel, Timestamp
-from scheduler.service import PlanOptions, PlanView
+from scheduler.service import MAX_PERSON_NAME_LENGTH, PlanOptions, PlanView
+from visits.model import MAX_PARTICIPANTS
 
 KINDS = ("vr", "gaming", "printing")
 
@@ -17,7 +18,7 @@ class PinIn(StrictModel):
 
 
 class PersonIn(StrictModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     avoids: list[str] = Field(default_factory=list, description="kinds this person must not do")
 
     @model_validator(mode="after")
@@ -36,7 +37,9 @@ class PlanIn(StrictModel):
     pins: list[PinIn] = Field(default_factory=list)
     accept_partial: StrictBool = False
     people: list[PersonIn] | None = Field(
-        default=None, description="named participants instead of the visit's count"
+        default=None,
+        max_length=MAX_PARTICIPANTS,
+        description="named participants instead of the visit's count",
     )
 
     def options(self) -> PlanOptions:

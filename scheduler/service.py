@@ -21,7 +21,7 @@ from scheduler.model import Busy, Person, Pin, Plan, PlanningImpossible, Request
 from scheduler.orm import StoredPlan
 from stations.model import Status
 from stations.orm import Station as StationRow
-from visits.model import VisitStatus
+from visits.model import MAX_PARTICIPANTS, VisitStatus
 from visits.orm import Visit
 from visits.service import get_visit
 
@@ -240,10 +240,34 @@ def _keep(
     return stored
 
 
+MAX_PERSON_NAME_LENGTH = 120
+
+
+def _check_people(people: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    """A visit has at most MAX_PARTICIPANTS people: more names would only make the planner
+    work for seconds on a plan no visit can have."""
+    if len(people) > MAX_PARTICIPANTS:
+        raise InvalidInput(
+            "Name at most {limit} people ({count} given).",
+            "people",
+            limit=MAX_PARTICIPANTS,
+            count=len(people),
+        )
+    for number, (name, _avoids) in enumerate(people, 1):
+        if len(name) > MAX_PERSON_NAME_LENGTH:
+            raise InvalidInput(
+                "The name of person {number} is longer than {limit} characters.",
+                "people",
+                number=number,
+                limit=MAX_PERSON_NAME_LENGTH,
+            )
+
+
 def make_plan(
     session: Session, visit_id: int, options: PlanOptions, defaults: Defaults
 ) -> PlanView:
     """Plan the visit's hands-on block from scratch and keep the plan."""
+    _check_people(options.people)
     visit = get_visit(session, visit_id)
     previous = _stored(session, visit_id)
     if options.pins and options.group_count is None and previous is not None:

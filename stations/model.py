@@ -23,10 +23,11 @@ class Status(enum.StrEnum):
 MAX_CAPACITY = 100
 MAX_NAME_LENGTH = 80
 MAX_REASON_LENGTH = 200
+MAX_NOTES_LENGTH = 4000  # a page of text: enough for directions and quirks, not a file store
 
 
 def station_problems(
-    *, name: str, capacity: int, status: Status, status_reason: str
+    *, name: str, capacity: int, status: Status, status_reason: str, notes: str = ""
 ) -> list[Problem]:
     """The rules a station breaks; empty when it is valid."""
     problems: list[Problem] = []
@@ -52,6 +53,14 @@ def station_problems(
                 "status_reason",
                 "This text is longer than {limit} characters.",
                 {"limit": MAX_REASON_LENGTH},
+            )
+        )
+    if len(notes) > MAX_NOTES_LENGTH:
+        problems.append(
+            Problem(
+                "notes",
+                "This text is longer than {limit} characters.",
+                {"limit": MAX_NOTES_LENGTH},
             )
         )
     if status is Status.OUT_OF_SERVICE and not status_reason.strip():

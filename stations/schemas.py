@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from librarylab.schemas import PatchModel, StrictModel
-from stations.model import MAX_CAPACITY, MAX_NAME_LENGTH, Kind, Status
+from stations.model import MAX_CAPACITY, MAX_NAME_LENGTH, MAX_NOTES_LENGTH, Kind, Status
 
 
 class StationCreate(StrictModel):
@@ -17,7 +17,7 @@ class StationCreate(StrictModel):
     needs_staff: StrictBool = False
     status: Status = Status.AVAILABLE
     status_reason: str = Field(default="", max_length=200)
-    notes: str = ""
+    notes: str = Field(default="", max_length=MAX_NOTES_LENGTH)
 
 
 class StationPatch(PatchModel):
@@ -27,7 +27,7 @@ class StationPatch(PatchModel):
     needs_staff: StrictBool | None = None
     status: Status | None = None
     status_reason: str | None = Field(default=None, max_length=200)
-    notes: str | None = None
+    notes: str | None = Field(default=None, max_length=MAX_NOTES_LENGTH)
 
 
 class StationOut(StrictModel):

@@ -90,6 +90,7 @@ def _check(session: Session, fields: Mapping[str, Any], station_id: int | None) 
         capacity=int(fields["capacity"]),
         status=Status(fields["status"]),
         status_reason=str(fields["status_reason"]),
+        notes=str(fields["notes"] or ""),
     )
     if problems:
         raise InvalidInput.from_problem(problems[0])

@@ -4,8 +4,11 @@ whole service: killed with SIGKILL, restarted, driven over HTTP or in a browser.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import subprocess
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,41 @@ class Served:
             self.process.wait(timeout=15)
             self.process = None
 
+    def written_bytes(self) -> int:
+        """What the service process has written so far, to files and sockets (``wchar``)."""
+        assert self.process is not None
+        io = Path(f"/proc/{self.process.pid}/io").read_text()
+        return next(int(line.split()[1]) for line in io.splitlines() if line.startswith("wchar"))
+
+    def peak_memory_kb(self) -> int:
+        """The service process's peak resident memory (VmHWM), in KiB."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if "VmHWM" in line)
+
+    def exchange(self, head: str, body: Iterable[bytes]) -> tuple[int, bytes, int]:
+        """Send a request head, then ``body`` until the service answers (as a client that
+        reads while it sends would stop); the status, the answer as far as it came, and the
+        bytes of body sent."""
+        sent = 0
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
+            sock.sendall(head.encode())
+            for chunk in body:
+                if select.select([sock], [], [], 0)[0]:
+                    break
+                try:
+                    sock.sendall(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                sent += len(chunk)
+            answer = b""
+            try:
+                while not _complete(answer) and (part := sock.recv(65536)):
+                    answer += part
+            except ConnectionResetError:
+                pass  # the service closed the connection with body left unread
+        return int(answer.split(b" ", 2)[1]), answer, sent
+
     def post(self, path: str, **kwargs: Any) -> httpx2.Response:
         """A POST whose refusal is an answer, not a test failure."""
         return httpx2.post(
@@ -90,6 +128,16 @@ class Served:
                 files={"file": (filename, content, "application/octet-stream")},
             )["id"]
         )
+
+
+def _complete(answer: bytes) -> bool:
+    """Whether ``answer`` holds a whole response (one with a Content-Length)."""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:] if found else ():
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
 
 
 def running_visit(local: datetime, **fields: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ TOPIC_SUGGESTIONS: tuple[str, ...] = (
 )
 
 MAX_PARTICIPANTS = 200
+MAX_NOTES_LENGTH = 4000  # a page of text: enough for a visit's arrangements
 
 
 @dataclass(frozen=True)

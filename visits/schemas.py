@@ -8,7 +8,13 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from librarylab.schemas import HHMM, Day, PatchModel, StrictModel
-from visits.model import MAX_PARTICIPANTS, PostKind, VisitStatus, is_post_outstanding
+from visits.model import (
+    MAX_NOTES_LENGTH,
+    MAX_PARTICIPANTS,
+    PostKind,
+    VisitStatus,
+    is_post_outstanding,
+)
 from visits.model import Post as DomainPost
 from visits.orm import Visit
 
@@ -34,7 +40,7 @@ class VisitCreate(StrictModel):
     status: VisitStatus = VisitStatus.REQUESTED
     round: str | None = Field(default=None, max_length=120)
     posts: list[PostIn] = Field(default_factory=list)
-    notes: str = ""
+    notes: str = Field(default="", max_length=MAX_NOTES_LENGTH)
 
     def values(self) -> dict[str, Any]:
         data = super().values()
@@ -62,7 +68,7 @@ class VisitPatch(PatchModel):
     status: VisitStatus | None = None
     round: str | None = Field(default=None, max_length=120)
     posts: list[PostIn] | None = None
-    notes: str | None = None
+    notes: str | None = Field(default=None, max_length=MAX_NOTES_LENGTH)
 
     def values(self) -> dict[str, Any]:
         data = super().values()

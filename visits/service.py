@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from librarylab.errors import InvalidInput, NotFound, reject_unknown_fields
-from visits.model import Post, PostKind, VisitStatus, visit_problems
+from visits.model import MAX_NOTES_LENGTH, Post, PostKind, VisitStatus, visit_problems
 from visits.orm import Round, Visit, VisitPost
 
 EDITABLE = (
@@ -122,6 +122,7 @@ MAX_LENGTHS = {
     "contact_name": 200,
     "contact_email": 320,
     "round": 120,
+    "notes": MAX_NOTES_LENGTH,
 }
 MAX_URL_LENGTH = 500
 
