@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from librarylab.broker import EmbeddedBroker
 from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.mqtt_access import SERVICE_USER, BrokerAccounts, local_url
-from tests.librarylab.test_cli import run
+from tests.librarylab.test_cli import LIBRARYLAB, run
 from tests.mqtt import Recorder
 from tests.services import Mosquitto, free_port
 
@@ -231,6 +233,7 @@ def test_an_agent_added_or_removed_while_the_embedded_broker_runs_counts_at_once
     broker.start()
     try:
         password = add_agent(data, 9)
+        assert password not in accounts.password_file.read_text()  # only its hash
         url = local_url(broker.port, "station-9", password)
         agent = connected(url)
         assert agent.connected
@@ -246,3 +249,43 @@ def test_an_agent_added_or_removed_while_the_embedded_broker_runs_counts_at_once
         old.stop()
     finally:
         broker.stop()
+
+
+def test_the_station_agent_sends_heartbeats_and_its_will_with_its_own_account(
+    guarded: Guarded, tmp_path: Path
+) -> None:
+    secret = tmp_path / "agent-password"
+    secret.write_text(guarded.agent_passwords[7] + "\n")
+    env = cli_env(tmp_path / "agent-data")
+    if guarded.kind == "embedded":
+        env["LIBRARYLAB_MQTT_EMBEDDED_PORT"] = str(guarded.port)
+    else:
+        env["LIBRARYLAB_MQTT_URL"] = guarded.url()  # no credentials in the address
+    wall = Recorder(guarded.service_url, f"{PREFIX}/#")
+    command = ["station-agent", "--station", "7", "--interval", "0.2", "--password-file"]
+    agent = subprocess.Popen(
+        [LIBRARYLAB, *command, str(secret)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wall.wait_for(HEARTBEAT_7, lambda p: p is not None and p["state"] == "online")
+        agent.send_signal(signal.SIGKILL)  # a power cut: its own last will is allowed
+        agent.wait(timeout=10)
+        wall.wait_for(HEARTBEAT_7, lambda p: p is not None and p["state"] == "offline")
+    finally:
+        agent.kill()
+        wall.close()
+
+
+def test_the_agent_commands_explain_what_is_missing(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "data")
+    bare = run(["station-agent", "--station", "7"], env)
+    assert bare.returncode == 2
+    assert "librarylab mqtt agent add 7" in bare.stderr
+    assert "LIBRARYLAB_AGENT_PASSWORD" in bare.stderr
+    elsewhere = run(["mqtt", "agent", "add", "7"], env | {"LIBRARYLAB_MQTT_URL": "mqtt://h"})
+    assert elsewhere.returncode == 2
+    assert "mosquitto_passwd" in elsewhere.stderr
+    assert not (tmp_path / "data" / "mqtt-passwords").exists()
