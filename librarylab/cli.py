@@ -226,6 +226,8 @@ def _embedded_accounts(settings: Settings) -> BrokerAccounts:
 def cmd_mqtt_agent_add(args: argparse.Namespace, settings: Settings) -> None:
     from librarylab.mqtt_access import agent_user
 
+    if args.station < 1:
+        raise CommandError("station ids start at 1")
     password = _embedded_accounts(settings).add_agent(args.station)
     print(
         f"MQTT account '{agent_user(args.station)}' for the agent of station {args.station} "
