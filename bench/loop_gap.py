@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from librarylab.mqtt import BrokerAddress, Bus
 from tests.librarylab.test_cli import run
 from tests.librarylab.test_event_loop import OPEN_DAY, OPEN_DAY_VISIT
+from tests.mqtt import embedded_url
 from tests.printers.jobs import gcode
 from tests.served import PASSWORD, Served
 from tests.services import free_port
@@ -57,7 +58,7 @@ class Publisher:
     """Publishes a numbered station state at a fixed rate (a schedule, not sleeps that drift)."""
 
     def __init__(self, url: str, rate: float) -> None:
-        self.bus = Bus(BrokerAddress.parse(url), client_id="bench-gap", status_topic="bench/x")
+        self.bus = Bus(BrokerAddress.parse(url), client_id="bench-gap", status_topic=None)
         self.interval = 1 / rate
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -193,7 +194,7 @@ def main() -> None:
     print_file = gcode(1) + b"; padding\n" * (10 * 1024 * 1024 // 10)  # about 10 MB
     photo = picture()
     service.start()
-    publisher = Publisher(f"mqtt://127.0.0.1:{port}", args.rate)
+    publisher = Publisher(embedded_url(folder / "data", port), args.rate)
     try:
         visit = prepare_lab(service)
         staff = logged_in(service.base)

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from librarylab.mqtt import BrokerAddress, Bus
+from tests.mqtt import embedded_url
 from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto, free_port, wait_for_port
 
 LIBRARYLAB = str(Path(sys.executable).parent / "librarylab")
@@ -52,7 +53,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def publish_series(url: str, count: int, rate: float) -> None:
-    bus = Bus(BrokerAddress.parse(url), client_id="bench-publisher", status_topic="bench/x")
+    bus = Bus(BrokerAddress.parse(url), client_id="bench-publisher", status_topic=None)
     bus.start()
     while not bus.connected:
         time.sleep(0.05)
@@ -85,7 +86,7 @@ def mqtt_baseline(url: str, count: int, rate: float) -> list[float]:
             if len(seen) >= count:
                 done.set()
 
-    listener = Bus(BrokerAddress.parse(url), client_id="bench-listener", status_topic="bench/y")
+    listener = Bus(BrokerAddress.parse(url), client_id="bench-listener", status_topic=None)
     listener.subscribe(f"{PREFIX}/stations/{STATION}/state", keep)
     listener.start()
     while not listener.connected:
@@ -204,7 +205,7 @@ def main() -> None:
                 ("Mosquitto", mosquitto.url, {"LIBRARYLAB_MQTT_URL": mosquitto.url}),
                 (
                     "embedded amqtt",
-                    f"mqtt://127.0.0.1:{embedded_port}",
+                    embedded_url(Path(tmp) / "embedded", embedded_port),
                     {"LIBRARYLAB_MQTT_EMBEDDED_PORT": str(embedded_port)},
                 ),
             ):

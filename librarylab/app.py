@@ -34,6 +34,7 @@ from librarylab.docs import add_api_docs
 from librarylab.headers import SecurityHeadersMiddleware
 from librarylab.live import LivePublisher
 from librarylab.mqtt import BrokerAddress, Bus
+from librarylab.mqtt_access import SERVICE_USER, BrokerAccounts, local_url
 from librarylab.private import private_folder
 from librarylab.problems import add_problem_handlers, describe_problems
 from librarylab.settings import Settings
@@ -244,7 +245,14 @@ def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | Non
     broker: EmbeddedBroker | None = None
     problem = None
     if not url:
-        broker = EmbeddedBroker(settings.mqtt_embedded_port, settings.data_dir)
+        accounts = BrokerAccounts(settings.data_dir)
+        password = accounts.service_password()  # generated at first start
+        broker = EmbeddedBroker(
+            settings.mqtt_embedded_port,
+            settings.data_dir,
+            settings.mqtt_prefix,
+            accounts.password_file,
+        )
         try:
             broker.start()
         except EmbeddedBrokerError as exc:
@@ -252,10 +260,12 @@ def _start_bus(settings: Settings, topics: Topics) -> tuple[EmbeddedBroker | Non
             log.error("%s", exc)
             problem = str(exc)
             broker = None
-        url = f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
+        url = local_url(settings.mqtt_embedded_port, SERVICE_USER, password)
     bus = Bus(
         BrokerAddress.parse(url),
-        client_id=f"librarylab-{uuid.uuid4().hex[:8]}",
+        # amqtt 0.12.1 drops the subscriptions of a client id before it checks the password of
+        # whoever connects with it: the service's must be unguessable.
+        client_id=f"librarylab-{uuid.uuid4().hex[:16]}",
         status_topic=topics.service_status,
         ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
     )

@@ -1,4 +1,4 @@
-"""The ``librarylab`` command: serve, migrate, demo data, accounts and tokens.
+"""The ``librarylab`` command: serve, migrate, demo data, accounts, tokens and MQTT accounts.
 
 Every expected failure ends with one ``error:`` line and exit status 2, never a traceback.
 """
@@ -6,10 +6,14 @@ Every expected failure ends with one ``error:`` line and exit status 2, never a 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +24,9 @@ from librarylab.accounts import sessions as logins
 from librarylab.accounts.orm import Role
 from librarylab.errors import DomainError
 from librarylab.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from librarylab.mqtt_access import BrokerAccounts
 
 
 class CommandError(Exception):
@@ -172,17 +179,43 @@ def cmd_display_revoke(args: argparse.Namespace, settings: Settings) -> None:
     print(f"display link {args.id} revoked")
 
 
+def _agent_password(args: argparse.Namespace) -> str | None:
+    """The agent's password from a file or ``LIBRARYLAB_AGENT_PASSWORD``: never an
+    argument, which every user of the PC could read in the process list."""
+    if args.password_file is not None:
+        try:
+            password: str = args.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CommandError(f"cannot read the password file: {exc.strerror}") from None
+        if not password:
+            raise CommandError(f"the password file {args.password_file} is empty")
+        return password
+    return os.environ.get("LIBRARYLAB_AGENT_PASSWORD") or None
+
+
 def cmd_station_agent(args: argparse.Namespace, settings: Settings) -> None:
     """Heartbeats of a station PC or console, with a retained ``offline`` last will."""
     import time as clock
 
     from dashboard.topics import Topics
     from librarylab.mqtt import BrokerAddress, Bus
+    from librarylab.mqtt_access import agent_user, local_url
 
-    url = settings.mqtt_url.get_secret_value() or f"mqtt://127.0.0.1:{settings.mqtt_embedded_port}"
+    url = settings.mqtt_url.get_secret_value()
+    address = BrokerAddress.parse(url or local_url(settings.mqtt_embedded_port))
+    password = _agent_password(args)
+    if password is not None:
+        account = agent_user(args.station)
+        address = dataclasses.replace(address, username=account, password=password)
+    elif not url:
+        raise CommandError(
+            f"the embedded broker lets no one in without an account: create the agent's with "
+            f"'librarylab mqtt agent add {args.station}' and give its password in "
+            "LIBRARYLAB_AGENT_PASSWORD or a file named by --password-file"
+        )
     topic = Topics(settings.mqtt_prefix).station_heartbeat(args.station)
     bus = Bus(
-        BrokerAddress.parse(url),
+        address,
         client_id=f"station-{args.station}",
         status_topic=topic,
         ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
@@ -198,6 +231,59 @@ def cmd_station_agent(args: argparse.Namespace, settings: Settings) -> None:
             clock.sleep(args.interval)
     finally:
         bus.stop()
+
+
+def _embedded_accounts(settings: Settings) -> BrokerAccounts:
+    from librarylab.mqtt_access import BrokerAccounts
+
+    if settings.mqtt_url.get_secret_value():
+        raise CommandError(
+            "LIBRARYLAB_MQTT_URL is set, so the embedded broker does not run: add the account "
+            "to Mosquitto with mosquitto_passwd and write its ACL with "
+            "'librarylab mqtt mosquitto-acl' (see docs/mqtt.md)"
+        )
+    return BrokerAccounts(settings.data_dir)
+
+
+def cmd_mqtt_agent_add(args: argparse.Namespace, settings: Settings) -> None:
+    from librarylab.mqtt_access import agent_user
+
+    if args.station < 1:
+        raise CommandError("station ids start at 1")
+    password = _embedded_accounts(settings).add_agent(args.station)
+    print(
+        f"MQTT account '{agent_user(args.station)}' for the agent of station {args.station} "
+        "(any older password of it no longer works; shown only now, store it safely):"
+    )
+    print(password)
+
+
+def cmd_mqtt_agent_remove(args: argparse.Namespace, settings: Settings) -> None:
+    if not _embedded_accounts(settings).remove_agent(args.station):
+        raise CommandError(f"station {args.station} has no agent account")
+    print(f"the agent account of station {args.station} is removed")
+
+
+def cmd_mqtt_agent_list(_args: argparse.Namespace, settings: Settings) -> None:
+    from librarylab.mqtt_access import agent_user
+
+    for station in _embedded_accounts(settings).agents():
+        print(f"{station}\t{agent_user(station)}")
+
+
+def cmd_mqtt_mosquitto_acl(args: argparse.Namespace, settings: Settings) -> None:
+    from librarylab.mqtt import BrokerAddress
+    from librarylab.mqtt_access import SERVICE_USER, mosquitto_acl, users_in
+
+    service = args.service_user
+    if service is None:
+        url = settings.mqtt_url.get_secret_value()
+        service = (BrokerAddress.parse(url).username if url else None) or SERVICE_USER
+    try:
+        users = users_in(args.password_file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read the password file {args.password_file}: {exc}") from None
+    print(mosquitto_acl(settings.mqtt_prefix, service, users), end="")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,7 +342,39 @@ def build_parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("station-agent", help="send a station's heartbeats to the wall")
     agent.add_argument("--station", type=int, required=True, help="the station's id")
     agent.add_argument("--interval", type=float, default=5.0, help="seconds between heartbeats")
+    agent.add_argument(
+        "--password-file",
+        type=Path,
+        help="a file holding the password of the account station-ID (or set "
+        "LIBRARYLAB_AGENT_PASSWORD); without either, the credentials of LIBRARYLAB_MQTT_URL",
+    )
     agent.set_defaults(func=cmd_station_agent)
+
+    mqtt = commands.add_parser("mqtt", help="accounts of the MQTT broker").add_subparsers(
+        dest="mqtt_command", required=True
+    )
+    agents = mqtt.add_parser("agent", help="station agents' accounts on the embedded broker")
+    agent_commands = agents.add_subparsers(dest="agent_command", required=True)
+    agent_add = agent_commands.add_parser(
+        "add", help="create (or renew) the account station-ID; its password is the last line"
+    )
+    agent_add.add_argument("station", type=int, help="the station's id")
+    agent_add.set_defaults(func=cmd_mqtt_agent_add)
+    agent_remove = agent_commands.add_parser("remove", help="remove a station agent's account")
+    agent_remove.add_argument("station", type=int, help="the station's id")
+    agent_remove.set_defaults(func=cmd_mqtt_agent_remove)
+    agent_commands.add_parser(
+        "list", help="list the agents' accounts (station, account)"
+    ).set_defaults(func=cmd_mqtt_agent_list)
+    acl = mqtt.add_parser(
+        "mosquitto-acl", help="print a Mosquitto acl_file for the accounts of a password file"
+    )
+    acl.add_argument("--password-file", type=Path, required=True, help="Mosquitto's password_file")
+    acl.add_argument(
+        "--service-user",
+        help="the service's account (default: the user of LIBRARYLAB_MQTT_URL, else librarylab)",
+    )
+    acl.set_defaults(func=cmd_mqtt_mosquitto_acl)
 
     display = commands.add_parser("display-token", help="read-only wall links").add_subparsers(
         dest="display_command", required=True

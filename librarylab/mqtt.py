@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 ENVELOPE = frozenset({"ts", "v"})  # the fields ``envelope`` adds to every payload
 MAX_PAYLOAD_BYTES = 64 * 1024  # the largest real payload (a day's rotation) is a few KiB
+# CONNACK "bad user name or password" and "not authorized" (MQTT 3.1.1 codes 4 and 5 as paho
+# reports them in MQTT 5 terms)
+_REFUSED_ACCOUNT = frozenset({134, 135})
 Handler = Callable[[str, dict[str, Any] | None], None]  # (topic, payload or None if empty)
 
 
@@ -73,9 +76,11 @@ class Bus:
         address: BrokerAddress,
         *,
         client_id: str,
-        status_topic: str,
+        status_topic: str | None,
         ca_file: str | None = None,
     ) -> None:
+        """``status_topic`` carries ``online`` and the ``offline`` last will; None for a
+        client that only listens (a broker with ACLs refuses a will on a topic it forbids)."""
         self.address = address
         self.status_topic = status_topic
         self.connected = False
@@ -93,7 +98,8 @@ class Bus:
             self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.max_inflight_messages_set(100)
-        self._client.will_set(status_topic, envelope({"state": "offline"}), qos=1, retain=True)
+        if status_topic is not None:
+            self._client.will_set(status_topic, envelope({"state": "offline"}), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
@@ -107,7 +113,7 @@ class Bus:
         self._client.loop_start()
 
     def stop(self) -> None:
-        if self.connected:
+        if self.connected and self.status_topic is not None:
             self.publish(self.status_topic, {"state": "offline"}, retain=True)
         self._client.disconnect()
         self._client.loop_stop()
@@ -147,7 +153,14 @@ class Bus:
         if reason.is_failure:
             self.connected = False
             self.last_error = str(reason)
-            log.warning("MQTT broker refused the connection: %s", reason)
+            if reason.value in _REFUSED_ACCOUNT:
+                who = self.address.username
+                self.last_error += (
+                    f" (the broker refused the account '{who}')"
+                    if who
+                    else (" (the broker wants an account)")
+                )
+            log.warning("MQTT broker refused the connection: %s", self.last_error)
             return
         self.connected = True
         self.last_error = None
@@ -156,7 +169,8 @@ class Bus:
             filters = list(self._handlers)
         for topic_filter in filters:
             client.subscribe(topic_filter, qos=1)
-        client.publish(self.status_topic, envelope({"state": "online"}), qos=1, retain=True)
+        if self.status_topic is not None:
+            client.publish(self.status_topic, envelope({"state": "online"}), qos=1, retain=True)
 
     def _on_disconnect(
         self,

@@ -6,9 +6,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from librarylab.mqtt import BrokerAddress, Bus
+from librarylab.mqtt_access import SERVICE_USER, BrokerAccounts, local_url
+
+
+def embedded_url(data_dir: Path, port: int | str) -> str:
+    """The embedded broker of the service with ``data_dir``, as the service's own account.
+
+    The account is made here if the service has not started yet (it keeps that one)."""
+    return local_url(int(port), SERVICE_USER, BrokerAccounts(data_dir).service_password())
 
 
 class Recorder:
@@ -20,7 +29,7 @@ class Recorder:
         self.bus = Bus(
             BrokerAddress.parse(url),
             client_id=f"test-{uuid.uuid4().hex[:6]}",
-            status_topic=f"test/{uuid.uuid4().hex[:6]}/status",
+            status_topic=None,
         )
         self.bus.subscribe(topic_filter, self._keep)
         self.bus.start()
@@ -58,7 +67,7 @@ def publish_retained(
     all (a recorder on ``watch`` has seen each)."""
     messages = list(messages)
     witness = Recorder(url, watch)
-    bus = Bus(BrokerAddress.parse(url), client_id=client_id, status_topic=f"{client_id}/x")
+    bus = Bus(BrokerAddress.parse(url), client_id=client_id, status_topic=None)
     bus.start()
     deadline = time.monotonic() + 10
     while not bus.connected and time.monotonic() < deadline:

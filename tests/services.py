@@ -193,6 +193,7 @@ class Mosquitto:
     """A Mosquitto broker on 127.0.0.1 that tests may kill and start again."""
 
     def __init__(self, workdir: Path, users: dict[str, str] | None = None) -> None:
+        """``users`` (name → password) turn anonymous access off."""
         self.workdir = workdir
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -216,6 +217,16 @@ class Mosquitto:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def password_file(self) -> Path:
+        return self.workdir / "passwords"
+
+    def use_acl(self, acl: str) -> None:
+        """Start with ``acl`` as the acl_file (call before ``start``)."""
+        (self.workdir / "acl").write_text(acl)
+        with self.config.open("a") as config:
+            config.write(f"acl_file {self.workdir / 'acl'}\n")
 
     def start(self) -> None:
         self.process = subprocess.Popen(

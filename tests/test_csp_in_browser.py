@@ -13,6 +13,7 @@ from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 from librarylab.mqtt import BrokerAddress, Bus
 from tests.librarylab.test_cli import run
+from tests.mqtt import embedded_url
 from tests.pages import page_links
 from tests.served import PASSWORD, Served
 from tests.services import CHROMIUM, CHROMIUM_ARGS, free_port
@@ -52,9 +53,9 @@ def test_no_page_the_docs_or_the_wall_break_the_content_security_policy(tmp_path
     assert run(["demo"], served.env).returncode == 0
     served.start()
     bus = Bus(
-        BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
+        BrokerAddress.parse(embedded_url(tmp_path / "data", port)),
         client_id=f"test-{uuid.uuid4().hex[:6]}",
-        status_topic="csp-test/status",
+        status_topic=None,
     )
     problems: list[str] = []
     try:

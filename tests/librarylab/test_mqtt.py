@@ -21,7 +21,7 @@ from librarylab.app import create_app
 from librarylab.mqtt import MAX_PAYLOAD_BYTES, BrokerAddress, Bus
 from tests.conftest import admin_headers, make_settings
 from tests.librarylab.test_cli import LIBRARYLAB, _env
-from tests.mqtt import Recorder
+from tests.mqtt import Recorder, embedded_url
 from tests.services import Mosquitto, free_port
 
 
@@ -85,6 +85,7 @@ def test_wrong_credentials_show_in_health(tmp_path: Path, sqlite_url: str) -> No
         [problem] = health.json()["problems"]
         assert problem["component"] == "mqtt"
         assert "not authorized" in problem["detail"].lower()
+        assert "refused the account 'wall'" in problem["detail"]
     finally:
         guarded.stop()
 
@@ -127,7 +128,7 @@ def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: s
         assert (health["status"], health["mqtt"]["broker"]) == ("ok", "embedded")
         assert health["problems"] == []
         headers = admin_headers(app)
-        listener = Recorder(f"mqtt://127.0.0.1:{port}", "t3/#")
+        listener = Recorder(embedded_url(settings.data_dir, port), "t3/#")
         try:
             created = client.post(
                 "/api/stations",
@@ -149,6 +150,42 @@ def test_the_embedded_broker_carries_staff_changes(tmp_path: Path, sqlite_url: s
             )
         finally:
             listener.close()
+
+
+def test_an_anonymous_client_cannot_put_a_forged_printer_on_the_wall_of_the_embedded_broker(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    port = free_port()
+    settings = make_settings(
+        tmp_path, sqlite_url, mqtt_enabled=True, mqtt_embedded_port=port, mqtt_prefix="t8"
+    )
+    app = create_app(settings)
+    forged = {"id": 5, "name": "<img src=x onerror=alert(1)>", "state": "printing"}
+    real = {"id": 6, "name": "Prusa", "state": "operational"}
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/api/health").json()["mqtt"]["connected"])
+        intruder = Bus(
+            BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"), client_id="x", status_topic=None
+        )
+        intruder.start()
+        wait_until(lambda: intruder.connected or intruder.last_error is not None)
+        intruder.publish("t8/printers/5/state", forged, retain=True)
+        staff = Bus(
+            BrokerAddress.parse(embedded_url(settings.data_dir, port)),
+            client_id="y",
+            status_topic=None,
+        )
+        staff.start()
+        wait_until(lambda: staff.connected)
+        staff.publish("t8/printers/6/state", real, retain=True)
+        try:
+            wait_until(lambda: 6 in app.state.hub.state.printers)
+            assert 5 not in app.state.hub.state.printers
+            assert not intruder.connected
+            assert intruder.last_error == "Not authorized (the broker wants an account)"
+        finally:
+            intruder.stop()
+            staff.stop()
 
 
 def test_a_taken_embedded_port_leaves_the_service_up_and_says_why(

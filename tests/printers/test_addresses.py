@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from librarylab.app import create_app
 from printers.octoprint import OctoPrintClient, OutsideNetworks, Rejected
 from tests.conftest import STAFF_PASSWORD, Lab, _lab, admin_headers, make_settings
-from tests.mqtt import Recorder
+from tests.mqtt import Recorder, embedded_url
 from tests.pages import login, text_of
 from tests.printers.test_registry import state_of
 from tests.services import OctoPrint, free_port, little_server
@@ -88,7 +88,7 @@ def test_the_wall_gets_no_answer_of_another_service(tmp_path: Path, sqlite_url: 
     )
     app = create_app(settings)
     with little_server(500, SECRET) as internal, TestClient(app) as client:
-        listener = Recorder(f"mqtt://127.0.0.1:{port}", "p1/printers/#")
+        listener = Recorder(embedded_url(settings.data_dir, port), "p1/printers/#")
         try:
             created = client.post(
                 "/api/printers",

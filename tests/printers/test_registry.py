@@ -14,7 +14,7 @@ from librarylab.app import create_app
 from printers.jobs import JobState
 from printers.orm import Printer
 from tests.conftest import Lab, admin_headers, make_settings
-from tests.mqtt import Recorder
+from tests.mqtt import Recorder, embedded_url
 from tests.printers.jobs import gcode, job_on, upload_file
 from tests.services import OctoPrint, free_port, hung_server
 
@@ -172,7 +172,7 @@ def test_printer_states_go_to_the_wall_without_address_or_key(
     app = create_app(settings)
     with TestClient(app) as client:
         headers = admin_headers(app)
-        listener = Recorder(f"mqtt://127.0.0.1:{port}", "p1/printers/#")
+        listener = Recorder(embedded_url(settings.data_dir, port), "p1/printers/#")
         try:
             created = client.post(
                 "/api/printers",
