@@ -78,7 +78,10 @@ async def wall_events(request: Request, token: Viewer) -> EventSourceResponse:
     queue = hub.join()
 
     async def allowed() -> bool:
-        return await run_in_threadpool(_viewer, request, token or None) is not None
+        try:
+            return await run_in_threadpool(_viewer, request, token or None) is not None
+        except HTTPException:  # the account must choose a new password first
+            return False
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         try:

@@ -245,14 +245,17 @@ def test_a_display_link_opens_the_wall_and_nothing_else(service: Service) -> Non
 class OpenWall(threading.Thread):
     """A wall's event stream, read in the background: the event names that arrived."""
 
-    def __init__(self, base: str, token: str) -> None:
+    def __init__(self, base: str, token: str, cookies: httpx2.Cookies | None = None) -> None:
         super().__init__(daemon=True)
-        self.url, self.token = f"{base}/wall/events", token
+        self.url, self.token, self.cookies = f"{base}/wall/events", token, cookies
         self.events: list[str] = []
         self.started = threading.Event()
 
     def run(self) -> None:
-        with httpx2.stream("GET", self.url, params={"token": self.token}, timeout=30) as answer:
+        params = {"token": self.token} if self.token else {}
+        with httpx2.stream(
+            "GET", self.url, params=params, cookies=self.cookies, timeout=30
+        ) as answer:
             for line in answer.iter_lines():
                 if line.startswith("event: "):
                     self.events.append(line.removeprefix("event: "))
@@ -288,6 +291,18 @@ def test_a_revoked_display_link_closes_the_walls_already_open(service: Service) 
         assert wall.events[-1] == "revoked", wall.events
         again = httpx2.get(f"{service.base}/wall/events", params={"token": token}, timeout=10)
         assert again.status_code == 401
+
+
+def test_a_staff_members_wall_closes_when_the_login_ends(service: Service) -> None:
+    with httpx2.Client(base_url=service.base) as staff:
+        assert login(staff, "ada", "admin-password-1").status_code == 303  # type: ignore[arg-type]
+        wall = OpenWall(service.base, "", staff.cookies)
+        wall.start()
+        assert wall.started.wait(10)
+        assert submit(staff, "/visits", "/logout", {}).status_code == 303  # type: ignore[arg-type]
+    wall.join(timeout=20)
+    assert not wall.is_alive(), "the stream of an ended login stays open"
+    assert wall.events[-1] == "revoked", wall.events
 
 
 def test_many_walls_at_once_do_not_starve_the_service(service: Service) -> None:
