@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from librarylab import forms
 from librarylab.accounts.service import authenticate, set_password
+from librarylab.accounts.throttle import ThrottleDep, client_address
 from librarylab.deps import PASSWORD_PAGE, SESSION_USER_KEY, FormDep, PageUser, SessionDep
 from librarylab.errors import InvalidInput
 from librarylab.templating import gettext_for, render
@@ -27,10 +30,14 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login")
-def login(request: Request, form: FormDep, session: SessionDep) -> Response:
+def login(request: Request, form: FormDep, session: SessionDep, throttle: ThrottleDep) -> Response:
     target = _safe_next(forms.text(form, "next") or "/")
+    attempt = throttle.admit(forms.text(form, "name"), client_address(request))
+    if attempt.retry_after is not None:
+        return _locked_out(request, target, forms.text(form, "name"), attempt.retry_after)
     user = authenticate(session, forms.text(form, "name"), str(form.get("password", "")))
     if user is None:
+        throttle.failed(attempt)
         _ = gettext_for(request)
         return render(
             request,
@@ -43,9 +50,30 @@ def login(request: Request, form: FormDep, session: SessionDep) -> Response:
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
     session.commit()  # a rehashed password is kept
+    throttle.succeeded(attempt)
     request.session.clear()
     request.session[SESSION_USER_KEY] = user.id
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _locked_out(request: Request, target: str, name: str, seconds: int) -> Response:
+    """429 while the name or the address is locked; the password was not checked."""
+    _ = gettext_for(request)
+    error = (
+        _("Too many failed logins. Try again in {seconds} s.").format(seconds=seconds)
+        if seconds < 120
+        else _("Too many failed logins. Try again in {minutes} min.").format(
+            minutes=math.ceil(seconds / 60)
+        )
+    )
+    response = render(
+        request,
+        "login.html",
+        {"next": target, "error": error, "name": name},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @router.post("/logout")

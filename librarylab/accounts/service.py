@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from librarylab.accounts.orm import ApiToken, DisplayToken, Role, User
+from librarylab.accounts.orm import ApiToken, DisplayToken, Role, TokenScope, User
 from librarylab.errors import Conflict, InvalidInput, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -123,18 +123,29 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def create_token(session: Session, user: User, label: str = "") -> NewToken:
-    secret = "ll_" + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, label=label, digest=_digest(secret), created_at=_now())
+def create_token(
+    session: Session, user: User, label: str = "", scope: TokenScope = TokenScope.API
+) -> NewToken:
+    """An API token, or with ``TokenScope.CALENDAR`` one that opens the calendar feed alone
+    (calendar services store it in a URL)."""
+    prefix = "cal_" if scope is TokenScope.CALENDAR else "ll_"
+    secret = prefix + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, label=label, scope=scope, digest=_digest(secret), created_at=_now())
     session.add(token)
     session.flush()
     return NewToken(id=token.id, secret=secret)
 
 
-def user_for_token(session: Session, secret: str) -> User | None:
-    """The active owner of an unrevoked token, or None."""
+def user_for_token(
+    session: Session, secret: str, scope: TokenScope = TokenScope.API
+) -> User | None:
+    """The active owner of an unrevoked token of ``scope``, or None."""
     token = session.scalars(
-        select(ApiToken).where(ApiToken.digest == _digest(secret), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.digest == _digest(secret),
+            ApiToken.scope == scope,
+            ApiToken.revoked_at.is_(None),
+        )
     ).one_or_none()
     if token is None or not token.user.active:
         return None
@@ -152,6 +163,23 @@ def revoke_token(session: Session, token_id: int) -> None:
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound("There is no token with id {id}.", id=token_id)
+    token.revoked_at = token.revoked_at or _now()
+
+
+def calendar_tokens(session: Session, user: User) -> Sequence[ApiToken]:
+    """``user``'s calendar links, oldest first."""
+    return session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.scope == TokenScope.CALENDAR)
+        .order_by(ApiToken.id)
+    ).all()
+
+
+def revoke_calendar_token(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of ``user``'s own calendar links (staff manage nothing else here)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.scope is not TokenScope.CALENDAR:
+        raise NotFound("You have no calendar link with id {id}.", id=token_id)
     token.revoked_at = token.revoked_at or _now()
 
 
