@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import secrets
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +24,19 @@ MIN_PASSWORD_LENGTH = 10
 INITIAL_ADMIN = "admin"
 
 _hasher = PasswordHasher()
+
+
+def _lower_priority() -> None:
+    """Argon2 is meant to be costly: run it below the rest of the service, so that login
+    attempts cannot starve other requests of CPU (on Linux a thread's nice value is its
+    own, and the lane threads argon2 starts inherit it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+# Hashing runs off the event loop (page handlers are plain functions, and argon2 releases
+# the GIL) and, on these two threads, at a lower priority.
+_hashing = ThreadPoolExecutor(2, thread_name_prefix="argon2", initializer=_lower_priority)
 # Verifying against this keeps the time of a login with an unknown name like a real one.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
@@ -42,7 +59,7 @@ def _digest(secret: str) -> str:
 
 def hash_password(password: str) -> str:
     """An Argon2id hash (deliberately slow: ~0.1 s)."""
-    return _hasher.hash(password)
+    return _hashing.submit(_hasher.hash, password).result()
 
 
 def check_password_rules(password: str) -> None:
@@ -117,6 +134,10 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    return _hashing.submit(_verify_here, password_hash, password).result()
+
+
+def _verify_here(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -129,18 +129,17 @@ class Throttle:
         now = self.clock()
         subjects = sorted({account_subject(name), address_subject(address)})
         with self.sessions() as session:
+            # A locked subject is refused by a plain read: hammering it writes nothing.
+            known = session.scalars(
+                select(LoginThrottle.blocked_until).where(LoginThrottle.subject.in_(subjects))
+            ).all()
+            if refused := self._refused(name, address, known, now):
+                return refused
+            session.rollback()  # the counting transaction starts with a write (SQLite)
             rows = [_locked_row(session, subject, now) for subject in subjects]
-            waits = [w for row in rows if (w := retry_after(row.blocked_until, now)) is not None]
-            if waits:
+            if refused := self._refused(name, address, [r.blocked_until for r in rows], now):
                 session.rollback()
-                attempt = Attempt(name, address, retry_after=max(waits))
-                self._refusals.warn(
-                    audit,
-                    account_subject(name),
-                    f"login refused while locked: account {logs.shown(name)} "
-                    f"from {address}, {attempt.retry_after} s to wait",
-                )
-                return attempt
+                return refused
             locks = {}
             for row in rows:
                 count = after_failure(
@@ -158,6 +157,21 @@ class Throttle:
             )
             session.commit()
         return Attempt(name, address, locks=locks)
+
+    def _refused(
+        self, name: str, address: str, locks: Sequence[datetime | None], now: datetime
+    ) -> Attempt | None:
+        waits = [w for until in locks if (w := retry_after(until, now)) is not None]
+        if not waits:
+            return None
+        attempt = Attempt(name, address, retry_after=max(waits))
+        self._refusals.warn(
+            audit,
+            account_subject(name),
+            f"login refused while locked: account {logs.shown(name)} "
+            f"from {address}, {attempt.retry_after} s to wait",
+        )
+        return attempt
 
     def failed(self, attempt: Attempt) -> None:
         """Write the audit lines of a wrong password (the attempt is counted already)."""
