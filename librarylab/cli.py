@@ -41,6 +41,7 @@ def _prepared(settings: Settings) -> sessionmaker[Session]:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from librarylab.accounts.throttle import show_audit_lines
     from librarylab.app import create_app
 
     settings = settings.with_secret_key()
@@ -57,6 +58,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         )
     config = uvicorn.Config(create_app(settings), host=args.host, port=args.port)
     logs.install("uvicorn.access", "uvicorn.error")  # after uvicorn set up its logging
+    show_audit_lines()
     uvicorn.Server(config).run()
 
 

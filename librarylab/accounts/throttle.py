@@ -218,6 +218,15 @@ def _locked_row(session: Session, subject: str, now: datetime) -> LoginThrottle:
     ).one()
 
 
+def show_audit_lines() -> None:
+    """Write the audit lines, successes too, to stderr beside uvicorn's (``serve``)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s audit: %(message)s"))
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
+
+
 def client_address(request: Request) -> str:
     """The peer's address; behind a proxy, uvicorn puts the client's there only when it
     trusts the proxy (``--forwarded-allow-ips``)."""
