@@ -149,12 +149,8 @@ class Throttle:
                 row.blocked_until = count.blocked_until
                 if count.blocked_until is not None:
                     locks[row.subject] = count.blocked_until
-            session.execute(
-                delete(LoginThrottle).where(
-                    LoginThrottle.last_failure_at < now - ACCOUNT.forget_after,
-                    or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
-                )
-            )
+            forget_after = max(policy.forget_after for policy in self.policies.values())
+            _forget_quiet_subjects(session, now - forget_after, now)
             session.commit()
         return Attempt(name, address, locks=locks)
 
@@ -225,6 +221,20 @@ def show_audit_lines() -> None:
     audit.addHandler(handler)
     audit.setLevel(logging.INFO)
     audit.propagate = False
+
+
+def _forget_quiet_subjects(session: Session, quiet_since: datetime, now: datetime) -> None:
+    """Delete the counts nobody added to since ``quiet_since``; rows that another login
+    holds are skipped, not waited for (no lock cycle with it)."""
+    quiet = (
+        select(LoginThrottle.subject)
+        .where(
+            LoginThrottle.last_failure_at < quiet_since,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(LoginThrottle).where(LoginThrottle.subject.in_(quiet)))
 
 
 def client_address(request: Request) -> str:

@@ -162,6 +162,14 @@ def test_successful_logins_do_not_count_against_the_address(lab: Lab, clock: Clo
     assert _rows(lab).get("address:testclient", 0) == 0
 
 
+def test_counts_are_forgotten_after_a_quiet_half_day(lab: Lab, clock: Clock) -> None:
+    for _ in range(4):
+        login(lab.client, "sam", "wrong-guess-1")
+    clock.advance(12 * 3600 + 1)
+    login(lab.client, "nobody", "wrong-guess-1")  # any attempt sweeps the quiet counts
+    assert _rows(lab) == {"account:nobody": 1, "address:testclient": 1}
+
+
 def test_counts_are_shared_by_instances_on_one_database(lab: Lab, clock: Clock) -> None:
     """A second instance (its own Throttle on the same database) sees the first one's lock."""
     for _ in range(5):
