@@ -56,20 +56,20 @@ def login(request: Request, form: FormDep, session: SessionDep, throttle: Thrott
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
+def _wait(request: Request, seconds: int) -> str:
+    _ = gettext_for(request)
+    if seconds < 120:
+        return str(_("Too many failed logins. Try again in {seconds} s.").format(seconds=seconds))
+    minutes = math.ceil(seconds / 60)
+    return str(_("Too many failed logins. Try again in {minutes} min.").format(minutes=minutes))
+
+
 def _locked_out(request: Request, target: str, name: str, seconds: int) -> Response:
     """429 while the name or the address is locked; the password was not checked."""
-    _ = gettext_for(request)
-    error = (
-        _("Too many failed logins. Try again in {seconds} s.").format(seconds=seconds)
-        if seconds < 120
-        else _("Too many failed logins. Try again in {minutes} min.").format(
-            minutes=math.ceil(seconds / 60)
-        )
-    )
     response = render(
         request,
         "login.html",
-        {"next": target, "error": error, "name": name},
+        {"next": target, "error": _wait(request, seconds), "name": name},
         status_code=status.HTTP_429_TOO_MANY_REQUESTS,
     )
     response.headers["Retry-After"] = str(seconds)
@@ -89,15 +89,27 @@ def password_page(request: Request, user: PageUser) -> Response:
 
 @router.post(PASSWORD_PAGE)
 def change_password(
-    request: Request, user: PageUser, session: SessionDep, form: FormDep
+    request: Request, user: PageUser, session: SessionDep, form: FormDep, throttle: ThrottleDep
 ) -> Response:
     _ = gettext_for(request)
     error = None
     new = str(form.get("new_password", ""))
-    if (
-        not user.must_change_password
-        and authenticate(session, user.name, str(form.get("current_password", ""))) is None
-    ):
+    current_wrong = False
+    if not user.must_change_password:  # a guessing vector too, for a borrowed session
+        attempt = throttle.admit(user.name, client_address(request))
+        if attempt.retry_after is not None:
+            response = render(
+                request,
+                "password.html",
+                {"error": _wait(request, attempt.retry_after), "forced": False},
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+            response.headers["Retry-After"] = str(attempt.retry_after)
+            return response
+        current = str(form.get("current_password", ""))
+        current_wrong = authenticate(session, user.name, current) is None
+        (throttle.failed if current_wrong else throttle.succeeded)(attempt)
+    if current_wrong:
         error = _("The current password is wrong.")
     elif new != str(form.get("repeat_password", "")):
         error = _("The two new passwords differ.")

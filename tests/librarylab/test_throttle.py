@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from httpx2 import Response
 from sqlalchemy import select
 
 from librarylab.accounts.orm import LoginThrottle
@@ -19,8 +20,9 @@ from librarylab.accounts.throttle import (
     after_failure,
     retry_after,
 )
+from librarylab.deps import PASSWORD_PAGE
 from tests.conftest import STAFF_PASSWORD, Lab
-from tests.pages import error_of, login
+from tests.pages import error_of, login, submit
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -160,6 +162,27 @@ def test_successful_logins_do_not_count_against_the_address(lab: Lab, clock: Clo
     for _ in range(30):
         assert login(lab.client, "sam", STAFF_PASSWORD).status_code == 303
     assert _rows(lab).get("address:testclient", 0) == 0
+
+
+def test_the_current_password_on_the_password_page_is_throttled_too(lab: Lab, clock: Clock) -> None:
+    """A session left open on a shared computer must not become a password oracle."""
+    assert login(lab.client, "sam", STAFF_PASSWORD).status_code == 303
+
+    def change(current: str) -> Response:
+        fields = {"current_password": current, "new_password": "new-password-12"}
+        return submit(
+            lab.client,
+            PASSWORD_PAGE,
+            PASSWORD_PAGE,
+            fields | {"repeat_password": "new-password-12"},
+        )
+
+    assert [change("wrong-guess-1").status_code for _ in range(5)] == [422] * 5
+    refused = change(STAFF_PASSWORD)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "2"
+    clock.advance(2)
+    assert change(STAFF_PASSWORD).status_code == 303
 
 
 def test_counts_are_forgotten_after_a_quiet_half_day(lab: Lab, clock: Clock) -> None:
