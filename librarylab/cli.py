@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarylab import database, logs
 from librarylab.accounts import service as accounts
 from librarylab.accounts import sessions as logins
-from librarylab.accounts.orm import Role
+from librarylab.accounts.orm import Role, TokenScope
 from librarylab.errors import DomainError
 from librarylab.settings import Settings, SettingsError, load_settings
 
@@ -49,6 +49,7 @@ def _prepared(settings: Settings) -> sessionmaker[Session]:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from librarylab.accounts.throttle import show_audit_lines
     from librarylab.app import create_app
 
     settings = settings.with_secret_key()
@@ -65,6 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         )
     config = uvicorn.Config(create_app(settings), host=args.host, port=args.port)
     logs.install("uvicorn.access", "uvicorn.error")  # after uvicorn set up its logging
+    show_audit_lines()
     uvicorn.Server(config).run()
 
 
@@ -138,8 +140,10 @@ def cmd_user_logout(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
     with database.transaction(_prepared(settings)) as session:
         user = accounts.get_user(session, args.name)
-        token = accounts.create_token(session, user, label=args.label)
-    print(f"token {token.id} for '{args.name}' (shown only now; store it safely):")
+        scope = TokenScope.CALENDAR if args.calendar else TokenScope.API
+        token = accounts.create_token(session, user, label=args.label, scope=scope)
+    kind = "calendar token" if args.calendar else "token"
+    print(f"{kind} {token.id} for '{args.name}' (shown only now; store it safely):")
     print(token.secret)
 
 
@@ -149,7 +153,8 @@ def cmd_token_list(args: argparse.Namespace, settings: Settings) -> None:
         for token in tokens:
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
             print(
-                f"{token.id}\t{token.user.name}\t{token.created_at:%Y-%m-%d}\t{state}\t{token.label}"
+                f"{token.id}\t{token.user.name}\t{token.created_at:%Y-%m-%d}\t{state}"
+                f"\t{token.label}\t{token.scope}"
             )
 
 
@@ -332,8 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="create a token; it is printed alone on the last line")
     create.add_argument("name", help="the account the token acts for")
     create.add_argument("--label", default="", help="what the token is for")
+    create.add_argument(
+        "--calendar",
+        action="store_true",
+        help="a read-only token for /api/visits.ics?token=... alone (for calendar programs)",
+    )
     create.set_defaults(func=cmd_token_create)
-    listing = token.add_parser("list", help="list tokens (id, account, created, state, label)")
+    listing = token.add_parser(
+        "list", help="list tokens (id, account, created, state, label, scope)"
+    )
     listing.add_argument("name", nargs="?", help="only the tokens of this account")
     listing.set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by its id")

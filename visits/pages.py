@@ -12,6 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from librarylab import forms
+from librarylab.accounts import service as accounts
+from librarylab.accounts.orm import TokenScope, User
 from librarylab.deps import AdminPageUser, FormDep, PageUser, SessionDep, announce
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.schemas import RecordId
@@ -163,6 +165,36 @@ def calendar_page(
             "today": date.today(),
         },
     )
+
+
+def _feeds_page(request: Request, session: SessionDep, user: User, new_link: str = "") -> Response:
+    return render(
+        request,
+        "visits/feeds.html",
+        {"links": accounts.calendar_tokens(session, user), "new_link": new_link},
+    )
+
+
+@router.get("/feeds")
+def feeds_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    return _feeds_page(request, session, user)
+
+
+@router.post("/feeds")
+def create_feed(request: Request, session: SessionDep, user: PageUser, form: FormDep) -> Response:
+    """A calendar link for the logged-in person: its token opens the feed alone."""
+    label = forms.text(form, "label")[:120]
+    token = accounts.create_token(session, user, label=label, scope=TokenScope.CALENDAR)
+    session.commit()
+    link = request.url_for("read_visits_calendar").include_query_params(token=token.secret)
+    return _feeds_page(request, session, user, new_link=str(link))
+
+
+@router.post("/feeds/{token_id}/revoke")
+def revoke_feed(token_id: RecordId, session: SessionDep, user: PageUser) -> Response:
+    accounts.revoke_calendar_token(session, user, token_id)
+    session.commit()
+    return _see("/visits/feeds")
 
 
 def _month_start(month: str | None, visits: Sequence[Visit]) -> date:

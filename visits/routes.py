@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
-from librarylab.accounts.orm import User
+from librarylab.accounts.orm import TokenScope, User
 from librarylab.accounts.service import user_for_token
 from librarylab.deps import (
     AdminUser,
@@ -50,15 +50,20 @@ def create_visit(
 def feed_user(
     session: SessionDep,
     user: Annotated[User | None, Depends(optional_user)],
-    token: Annotated[str | None, Query(description="An API token, for calendar programs")] = None,
+    token: Annotated[
+        str | None,
+        Query(description="A calendar token (it opens this feed alone), for calendar programs"),
+    ] = None,
 ) -> User:
-    """Calendar programs cannot send headers, so the feed also takes ``?token=``."""
+    """Calendar programs cannot send headers, so the feed also takes ``?token=``: a token
+    that opens nothing else, since calendar services store the URL."""
     if token:
-        user = user_for_token(session, token)
+        user = user_for_token(session, token, TokenScope.CALENDAR)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="Log in, or add ?token=<API token> to the feed address.",
+            detail="Log in, or add ?token=<calendar token> to the feed address "
+            "(create one with 'librarylab token create NAME --calendar').",
         )
     return refuse_until_password_changed(user)
 

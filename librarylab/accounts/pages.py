@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, status
@@ -12,6 +13,7 @@ from librarylab import forms
 from librarylab.accounts import sessions as logins
 from librarylab.accounts.orm import User
 from librarylab.accounts.service import authenticate, set_password
+from librarylab.accounts.throttle import ThrottleDep, client_address
 from librarylab.deps import PASSWORD_PAGE, FormDep, PageUser, SessionDep, SettingsDep
 from librarylab.errors import InvalidInput
 from librarylab.templating import gettext_for, render
@@ -32,10 +34,20 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login")
-def login(request: Request, form: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
+def login(
+    request: Request,
+    form: FormDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+) -> Response:
     target = _safe_next(forms.text(form, "next") or "/")
+    attempt = throttle.admit(forms.text(form, "name"), client_address(request))
+    if attempt.retry_after is not None:
+        return _locked_out(request, target, forms.text(form, "name"), attempt.retry_after)
     user = authenticate(session, forms.text(form, "name"), str(form.get("password", "")))
     if user is None:
+        throttle.failed(attempt)
         _ = gettext_for(request)
         return render(
             request,
@@ -49,6 +61,7 @@ def login(request: Request, form: FormDep, session: SessionDep, settings: Settin
         )
     _start_login(request, session, user, timedelta(hours=settings.session_max_age_hours))
     session.commit()  # and a rehashed password is kept
+    throttle.succeeded(attempt)
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -63,6 +76,26 @@ def _start_login(request: Request, session: Session, user: User, lifetime: timed
     started = logins.start_login(session, user, now, lifetime)
     request.session.clear()
     request.session[logins.COOKIE_KEY] = started.secret
+
+
+def _wait(request: Request, seconds: int) -> str:
+    _ = gettext_for(request)
+    if seconds < 120:
+        return str(_("Too many failed logins. Try again in {seconds} s.").format(seconds=seconds))
+    minutes = math.ceil(seconds / 60)
+    return str(_("Too many failed logins. Try again in {minutes} min.").format(minutes=minutes))
+
+
+def _locked_out(request: Request, target: str, name: str, seconds: int) -> Response:
+    """429 while the name or the address is locked; the password was not checked."""
+    response = render(
+        request,
+        "login.html",
+        {"next": target, "error": _wait(request, seconds), "name": name},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @router.post("/logout")
@@ -103,15 +136,35 @@ def logout_others(request: Request, user: PageUser, session: SessionDep) -> Resp
 
 @router.post(PASSWORD_PAGE)
 def change_password(
-    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, form: FormDep
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    form: FormDep,
+    throttle: ThrottleDep,
 ) -> Response:
     _ = gettext_for(request)
     error = None
     new = str(form.get("new_password", ""))
-    if (
-        not user.must_change_password
-        and authenticate(session, user.name, str(form.get("current_password", ""))) is None
-    ):
+    current_wrong = False
+    if not user.must_change_password:  # a guessing vector too, for a borrowed session
+        attempt = throttle.admit(user.name, client_address(request))
+        if attempt.retry_after is not None:
+            response = render(
+                request,
+                "password.html",
+                {
+                    **_password_context(request, session, user),
+                    "error": _wait(request, attempt.retry_after),
+                },
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+            response.headers["Retry-After"] = str(attempt.retry_after)
+            return response
+        current = str(form.get("current_password", ""))
+        current_wrong = authenticate(session, user.name, current) is None
+        (throttle.failed if current_wrong else throttle.succeeded)(attempt)
+    if current_wrong:
         error = _("The current password is wrong.")
     elif new != str(form.get("repeat_password", "")):
         error = _("The two new passwords differ.")

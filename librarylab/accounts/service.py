@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import secrets
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from librarylab.accounts.orm import ApiToken, DisplayToken, Role, User
+from librarylab.accounts.orm import ApiToken, DisplayToken, Role, TokenScope, User
 from librarylab.accounts.sessions import end_logins
 from librarylab.errors import Conflict, InvalidInput, NotFound
 
@@ -21,6 +25,19 @@ MIN_PASSWORD_LENGTH = 10
 INITIAL_ADMIN = "admin"
 
 _hasher = PasswordHasher()
+
+
+def _lower_priority() -> None:
+    """Argon2 is meant to be costly: run it below the rest of the service, so that login
+    attempts cannot starve other requests of CPU (on Linux a thread's nice value is its
+    own, and the lane threads argon2 starts inherit it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+# Hashing runs off the event loop (page handlers are plain functions, and argon2 releases
+# the GIL) and, on these two threads, at a lower priority.
+_hashing = ThreadPoolExecutor(2, thread_name_prefix="argon2", initializer=_lower_priority)
 # Verifying against this keeps the time of a login with an unknown name like a real one.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
@@ -43,7 +60,7 @@ def _digest(secret: str) -> str:
 
 def hash_password(password: str) -> str:
     """An Argon2id hash (deliberately slow: ~0.1 s)."""
-    return _hasher.hash(password)
+    return _hashing.submit(_hasher.hash, password).result()
 
 
 def check_password_rules(password: str) -> None:
@@ -129,24 +146,39 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    return _hashing.submit(_verify_here, password_hash, password).result()
+
+
+def _verify_here(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def create_token(session: Session, user: User, label: str = "") -> NewToken:
-    secret = "ll_" + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, label=label, digest=_digest(secret), created_at=_now())
+def create_token(
+    session: Session, user: User, label: str = "", scope: TokenScope = TokenScope.API
+) -> NewToken:
+    """An API token, or with ``TokenScope.CALENDAR`` one that opens the calendar feed alone
+    (calendar services store it in a URL)."""
+    prefix = "cal_" if scope is TokenScope.CALENDAR else "ll_"
+    secret = prefix + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, label=label, scope=scope, digest=_digest(secret), created_at=_now())
     session.add(token)
     session.flush()
     return NewToken(id=token.id, secret=secret)
 
 
-def user_for_token(session: Session, secret: str) -> User | None:
-    """The active owner of an unrevoked token, or None."""
+def user_for_token(
+    session: Session, secret: str, scope: TokenScope = TokenScope.API
+) -> User | None:
+    """The active owner of an unrevoked token of ``scope``, or None."""
     token = session.scalars(
-        select(ApiToken).where(ApiToken.digest == _digest(secret), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.digest == _digest(secret),
+            ApiToken.scope == scope,
+            ApiToken.revoked_at.is_(None),
+        )
     ).one_or_none()
     if token is None or not token.user.active:
         return None
@@ -164,6 +196,23 @@ def revoke_token(session: Session, token_id: int) -> None:
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound("There is no token with id {id}.", id=token_id)
+    token.revoked_at = token.revoked_at or _now()
+
+
+def calendar_tokens(session: Session, user: User) -> Sequence[ApiToken]:
+    """``user``'s calendar links, oldest first."""
+    return session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.scope == TokenScope.CALENDAR)
+        .order_by(ApiToken.id)
+    ).all()
+
+
+def revoke_calendar_token(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of ``user``'s own calendar links (staff manage nothing else here)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.scope is not TokenScope.CALENDAR:
+        raise NotFound("You have no calendar link with id {id}.", id=token_id)
     token.revoked_at = token.revoked_at or _now()
 
 

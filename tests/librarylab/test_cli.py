@@ -60,6 +60,26 @@ def test_user_and_token_commands_give_a_working_token(
         assert response.status_code == 404  # authorised as admin; there is just no station 1
 
 
+def test_a_calendar_token_from_the_cli_opens_the_feed_alone(
+    sqlite_env: dict[str, str], tmp_path: Path, sqlite_url: str
+) -> None:
+    added = run(["user", "add", "greta", "--role", "admin"], sqlite_env, "a-good-password\n")
+    assert added.returncode == 0, added.stderr
+    created = run(["token", "create", "greta", "--calendar", "--label", "Outlook"], sqlite_env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("cal_")
+    listed = run(["token", "list", "greta"], sqlite_env).stdout.strip().split("\t")
+    assert listed[1:] == ["greta", listed[2], "active", "Outlook", "calendar"]
+
+    from librarylab.app import create_app
+
+    with TestClient(create_app(make_settings(tmp_path, sqlite_url))) as client:
+        assert client.get(f"/api/visits.ics?token={token}").status_code == 200
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/stations", headers=bearer).status_code == 401
+
+
 def test_demo_fills_an_empty_database_once(env: dict[str, str]) -> None:
     first = run(["demo"], env)
     assert first.returncode == 0, first.stderr

@@ -53,7 +53,7 @@ def test_first_start_creates_an_admin_once_and_logs_no_secrets(
         match = re.search(r"one-time password\s+(\S+)", log.read_text())
         assert match, log.read_text()
         password = match.group(1)
-        token = run(["token", "create", "admin"], fresh_env).stdout.splitlines()[-1]
+        token = run(["token", "create", "admin", "--calendar"], fresh_env).stdout.splitlines()[-1]
         feed = httpx2.get(f"{base}/api/visits.ics", params={"token": token})
         assert feed.status_code == 403  # not before the one-time password is replaced
 

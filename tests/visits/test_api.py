@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from librarylab import database
+from librarylab.accounts import service as accounts
+from librarylab.accounts.orm import TokenScope
 from tests.conftest import Lab
 
 CONTRACT_FIELDS = {
@@ -183,7 +186,10 @@ def test_only_admins_delete_visits(lab: Lab) -> None:
 def test_calendar_feed_has_one_event_per_visit_in_local_time(lab: Lab) -> None:
     _create(lab, BOCHUM)
     _create(lab, {"date": "2018-05-23", "status": "free", "round": "Coworking-Runde 2"})
-    response = lab.client.get(f"/api/visits.ics?token={lab.staff_token}")
+    with database.transaction(lab.sessions) as session:
+        sam = accounts.get_user(session, "sam")
+        feed_token = accounts.create_token(session, sam, scope=TokenScope.CALENDAR).secret
+    response = lab.client.get(f"/api/visits.ics?token={feed_token}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     events = Calendar.from_ical(response.content).walk("VEVENT")
