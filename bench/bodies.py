@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import select
-import socket
 import statistics
 import sys
 import tempfile
@@ -100,28 +98,6 @@ class SpoolWatch:
         return max(0, self.largest - self.start)
 
 
-def exchange(port: int, head: bytes, body: Iterator[bytes]) -> tuple[int, int]:
-    """Send ``head`` and then ``body`` until the server answers; (status, bytes sent)."""
-    sent = 0
-    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
-        sock.sendall(head)
-        for chunk in body:
-            if select.select([sock], [], [], 0)[0]:
-                break  # an answer came: a client would stop here too
-            try:
-                sock.sendall(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += len(chunk)
-        answer = b""
-        while b"\r\n" not in answer:
-            part = sock.recv(4096)
-            if not part:
-                break
-            answer += part
-    return int(answer.split(b" ", 2)[1]), sent
-
-
 def multipart(total_mb: int) -> tuple[Callable[[], Iterator[bytes]], int]:
     """A multipart body with one file of about ``total_mb``: its chunks, and its length."""
     start = (
@@ -190,7 +166,7 @@ def measure(head: str, body: Callable[[], Iterator[bytes]], token: bool) -> Outc
             assert served.process is not None
             pid = served.process.pid
             auth = f"Authorization: Bearer {served.token}\r\n" if token else ""
-            request = head.replace("{auth}", auth).encode()
+            request = head.replace("{auth}", auth)
             wrote, cpu, peak = (
                 _field(_proc(pid, "io"), "wchar"),
                 _cpu(pid),
@@ -198,7 +174,7 @@ def measure(head: str, body: Callable[[], Iterator[bytes]], token: bool) -> Outc
             )
             watch = SpoolWatch(spool)
             started = time.monotonic()
-            status, sent = exchange(served.port, request, body())
+            status, _answer, sent = served.exchange(request, body())
             seconds = time.monotonic() - started
             time.sleep(0.5)  # the server may still be reading what was sent
             largest = watch.close()
