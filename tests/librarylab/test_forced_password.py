@@ -9,7 +9,7 @@ from httpx2 import Response
 
 from librarylab import database
 from librarylab.accounts import service as accounts
-from librarylab.accounts.orm import Role
+from librarylab.accounts.orm import Role, TokenScope
 from tests.conftest import Lab, hashed
 from tests.pages import csrf_token, login, submit
 
@@ -19,9 +19,9 @@ PRINTER = {"name": "Prusa", "url": "http://192.0.2.10", "api_key": "some-printer
 
 
 @pytest.fixture
-def newcomer(sqlite_lab: Lab) -> tuple[TestClient, str]:
-    """A browser logged in with an admin's one-time password, and a token of that admin
-    (made with 'librarylab token create' before the first login)."""
+def newcomer(sqlite_lab: Lab) -> tuple[TestClient, str, str]:
+    """A browser logged in with an admin's one-time password, and an API token and a
+    calendar token of that admin (made on the CLI before the first login)."""
     with database.transaction(sqlite_lab.sessions) as session:
         user = accounts.create_user(
             session,
@@ -32,9 +32,10 @@ def newcomer(sqlite_lab: Lab) -> tuple[TestClient, str]:
             password_hash=hashed(ONE_TIME),
         )
         token = accounts.create_token(session, user).secret
+        feed = accounts.create_token(session, user, scope=TokenScope.CALENDAR).secret
     client = sqlite_lab.client
     assert login(client, "olga", ONE_TIME).status_code == 303
-    return client, token
+    return client, token, feed
 
 
 def assert_refused(answer: Response, what: str = "") -> None:
@@ -45,9 +46,9 @@ def assert_refused(answer: Response, what: str = "") -> None:
 
 
 def test_the_one_time_password_opens_no_api_call(
-    sqlite_lab: Lab, newcomer: tuple[TestClient, str]
+    sqlite_lab: Lab, newcomer: tuple[TestClient, str, str]
 ) -> None:
-    client, _token = newcomer
+    client, _token, _feed = newcomer
     station = client.post("/api/stations", json=STATION, headers=sqlite_lab.headers("admin"))
     assert station.status_code == 201
     header = {"x-csrftoken": csrf_token(client, "/account/password")}
@@ -64,25 +65,25 @@ def test_the_one_time_password_opens_no_api_call(
 
 
 def test_the_one_time_password_opens_neither_the_wall_nor_the_calendar(
-    newcomer: tuple[TestClient, str],
+    newcomer: tuple[TestClient, str, str],
 ) -> None:
-    client, token = newcomer
+    client, _token, feed = newcomer
     for path in ("/wall", "/api/visits.ics", "/wall/events"):  # before the fix: a stream
         assert_refused(client.get(path), path)
     client.cookies.clear()
-    assert_refused(client.get(f"/api/visits.ics?token={token}"))
+    assert_refused(client.get(f"/api/visits.ics?token={feed}"))
 
 
 def test_a_token_of_an_account_with_a_one_time_password_is_refused(
-    newcomer: tuple[TestClient, str],
+    newcomer: tuple[TestClient, str, str],
 ) -> None:
-    client, token = newcomer
+    client, token, _feed = newcomer
     client.cookies.clear()
     assert_refused(client.get("/api/visits", headers={"Authorization": f"Bearer {token}"}))
 
 
-def test_choosing_a_password_opens_everything(newcomer: tuple[TestClient, str]) -> None:
-    client, token = newcomer
+def test_choosing_a_password_opens_everything(newcomer: tuple[TestClient, str, str]) -> None:
+    client, token, _feed = newcomer
     chosen = submit(
         client,
         "/account/password",
@@ -98,8 +99,10 @@ def test_choosing_a_password_opens_everything(newcomer: tuple[TestClient, str]) 
     )
 
 
-def test_logging_out_stays_possible_and_ends_the_login(newcomer: tuple[TestClient, str]) -> None:
-    client, _token = newcomer
+def test_logging_out_stays_possible_and_ends_the_login(
+    newcomer: tuple[TestClient, str, str],
+) -> None:
+    client, _token, _feed = newcomer
     token = csrf_token(client, "/account/password")
     out = client.post("/logout", data={"csrftoken": token}, follow_redirects=False)
     assert out.status_code == 303
