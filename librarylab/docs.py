@@ -39,7 +39,7 @@ def add_api_docs(app: FastAPI) -> None:
         title=f"{app.title} · API",
         swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS}/favicon.png",
+        swagger_favicon_url="/static/favicon.svg",
     ).body
     hashes = " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"

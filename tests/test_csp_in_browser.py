@@ -38,8 +38,8 @@ PRINTING = {
 
 
 def _keep_error(problems: list[str], message: ConsoleMessage) -> None:
-    # The browser's own look for a favicon (the service has none) is no fault of a page.
-    if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+    # Every page names its icon, so the browser never looks for a missing /favicon.ico.
+    if message.type == "error":
         problems.append(f"{message.text} at {message.location['url']}")
 
 
