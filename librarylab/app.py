@@ -60,7 +60,15 @@ from visits import routes as visit_routes
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "librarylab_session"
-TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "printers", "dashboard", "stats")
+TEMPLATE_PACKAGES = (
+    "librarylab",
+    "stations",
+    "visits",
+    "scheduler",
+    "printers",
+    "dashboard",
+    "stats",
+)
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
         "description": "The database is unreachable (the same report as 200).",

@@ -87,12 +87,12 @@ def _plans(
     session: Session, start: date | None, end: date | None
 ) -> tuple[list[PlanRow], dict[int, StationInfo]]:
     """The plans' slots, and each station as it is now, or else as it was planned for."""
+    days = _in_range(Visit.date, start, end)
     plans = []
-    planned: dict[int, StationInfo] = {}
-    for visit_id, document, inputs in session.execute(
-        select(StoredPlan.visit_id, StoredPlan.document, StoredPlan.inputs)
+    for visit_id, document in session.execute(
+        select(StoredPlan.visit_id, StoredPlan.document)
         .join(Visit, StoredPlan.visit_id == Visit.id)
-        .where(*_in_range(Visit.date, start, end))
+        .where(*days)
     ):
         slots = tuple(
             PlanSlot(
@@ -103,11 +103,23 @@ def _plans(
             for s in document.get("slots", ())
         )
         plans.append(PlanRow(visit_id, slots))
-        for key, station in (inputs.get("stations") or {}).items():
-            planned[int(key)] = StationInfo(str(station.get("name", "")), str(station.get("kind")))
-    for station_id, name, kind in session.execute(select(Station.id, Station.name, Station.kind)):
-        planned[station_id] = StationInfo(name, kind.value)
-    return plans, planned
+    stations = {
+        station_id: StationInfo(name, kind.value)
+        for station_id, name, kind in session.execute(
+            select(Station.id, Station.name, Station.kind)
+        )
+    }
+    gone = {i for p in plans for s in p.slots for i in s.station_ids} - stations.keys()
+    if gone:  # deleted since: only then read what the plans were made for (it is large)
+        for (inputs,) in session.execute(
+            select(StoredPlan.inputs).join(Visit, StoredPlan.visit_id == Visit.id).where(*days)
+        ):
+            for key, station in (inputs.get("stations") or {}).items():
+                if int(key) in gone:
+                    stations[int(key)] = StationInfo(
+                        str(station.get("name", "")), str(station.get("kind", ""))
+                    )
+    return plans, stations
 
 
 def _print_states(session: Session, start: date | None, end: date | None) -> dict[JobState, int]:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from librarylab import database
 from printers.jobs import JobState
@@ -231,3 +232,18 @@ def test_the_csv_holds_every_figure_as_its_own_table(history: Lab) -> None:
     assert blocks["prints"] == [{"done": "1", "failed": "1", "cancelled": "0", "open": "0"}]
     json_body = _stats(history, to="2017-12-31")
     assert int(blocks["posts"][0]["published"]) == json_body["posts"]["published"] == 1
+
+
+def test_a_deleted_station_keeps_its_minutes_under_the_name_it_was_planned_with(
+    history: Lab,
+) -> None:
+    with database.transaction(history.sessions) as session:
+        vive = session.scalars(select(Station).where(Station.name == "Vive")).one()
+        for plan in session.scalars(select(StoredPlan)):
+            plan.inputs = {"stations": {str(vive.id): {"name": "Vive (old)", "kind": "vr"}}}
+        session.delete(vive)
+    body = _stats(history)
+    assert {"kind": "vr", "minutes": 30} in body["minutes_per_kind"]
+    assert ("Vive (old)", "vr", 30) in [
+        (s["name"], s["kind"], s["minutes"]) for s in body["minutes_per_station"]
+    ]
