@@ -63,7 +63,9 @@ def _charts(figures: Figures, request: Request) -> dict[str, list[Bar]]:
                 (_("visits without posts"), figures.posts.visits_without_posts, "muted"),
             ]
         ),
-        "kinds": bars([(kinds.get(k, k), m, f"kind-{k}") for k, m in figures.minutes_per_kind]),
+        "kinds": bars(
+            [(kinds.get(k) or _("not given"), m, f"kind-{k}") for k, m in figures.minutes_per_kind]
+        ),
         "stations": bars(
             [(u.name, u.minutes, f"kind-{u.kind}") for u in figures.minutes_per_station]
         ),
