@@ -53,12 +53,22 @@ from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
 from stations import pages as station_pages
 from stations import routes as station_routes
+from stats import pages as stats_pages
+from stats import routes as stats_routes
 from visits import pages as visit_pages
 from visits import routes as visit_routes
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "librarylab_session"
-TEMPLATE_PACKAGES = ("librarylab", "stations", "visits", "scheduler", "printers", "dashboard")
+TEMPLATE_PACKAGES = (
+    "librarylab",
+    "stations",
+    "visits",
+    "scheduler",
+    "printers",
+    "dashboard",
+    "stats",
+)
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
         "description": "The database is unreachable (the same report as 200).",
@@ -168,12 +178,14 @@ def create_app(settings: Settings) -> FastAPI:
         printer_routes.router,
         print_file_routes.router,
         print_job_routes.router,
+        stats_routes.router,
         account_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
         plan_pages.router,
         printer_pages.router,
+        stats_pages.router,
         wall_routes.router,
         wall_pages.router,
     ):

@@ -29,7 +29,15 @@ METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 
 def _extracted() -> set[str]:
     found: set[str] = set()
-    for package in ("librarylab", "stations", "visits", "scheduler", "dashboard", "printers"):
+    for package in (
+        "librarylab",
+        "stations",
+        "visits",
+        "scheduler",
+        "dashboard",
+        "printers",
+        "stats",
+    ):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / package,
             METHODS,
