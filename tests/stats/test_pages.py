@@ -87,3 +87,13 @@ def test_a_backwards_range_is_refused_on_the_page_with_what_to_fix(staff: TestCl
     bad = staff.get("/stats", params={"to": "gestern", "lang": "en"})
     assert bad.status_code == 422
     assert "'gestern' is not a date" in error_of(bad)
+
+
+def test_switching_the_language_keeps_the_range(staff: TestClient) -> None:
+    page = staff.get("/stats", params={"from": "2018-01-01", "to": "2018-12-31", "lang": "de"})
+    switch = BeautifulSoup(page.text, "html.parser").select_one('a[hreflang="en"]')
+    assert switch is not None
+    english = staff.get("/stats" + str(switch["href"]))
+    assert '<html lang="en">' in english.text
+    assert 'value="2018-01-01"' in english.text
+    assert 'value="2018-12-31"' in english.text
