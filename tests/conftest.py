@@ -22,8 +22,10 @@ from librarylab import database
 from librarylab.accounts import service as accounts
 from librarylab.accounts.orm import Role
 from librarylab.app import create_app
+from librarylab.demo import load_demo
 from librarylab.models import metadata
 from librarylab.settings import Settings
+from tests.pages import login
 from tests.services import CHROMIUM, CHROMIUM_ARGS, Mosquitto, OctoPrint, postgres_server
 
 # The everyday suite (and CI) replays the same cases every run; HYPOTHESIS_PROFILE=thorough
@@ -158,6 +160,15 @@ def lab(tmp_path: Path, database_url: str) -> Iterator[Lab]:
 def sqlite_lab(tmp_path: Path, sqlite_url: str) -> Iterator[Lab]:
     """The service on SQLite only (pages, where the backend does not matter)."""
     yield from _lab(tmp_path, sqlite_url)
+
+
+@pytest.fixture
+def staff(sqlite_lab: Lab) -> TestClient:
+    """A logged-in staff member on a lab filled with the demo program."""
+    with database.transaction(sqlite_lab.sessions) as session:
+        load_demo(session)
+    assert login(sqlite_lab.client, "sam", STAFF_PASSWORD).status_code == 303
+    return sqlite_lab.client
 
 
 @pytest.fixture(scope="session")

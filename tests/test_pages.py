@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from librarylab import database
 from librarylab.demo import load_demo
 from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD, Lab
 from tests.pages import error_of, login, submit, text_of
-
-
-@pytest.fixture
-def staff(sqlite_lab: Lab) -> TestClient:
-    """A logged-in staff member on a lab filled with the demo program."""
-    with database.transaction(sqlite_lab.sessions) as session:
-        load_demo(session)
-    assert login(sqlite_lab.client, "sam", STAFF_PASSWORD).status_code == 303
-    return sqlite_lab.client
 
 
 def test_pages_ask_for_a_login_first(sqlite_lab: Lab) -> None:

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from librarylab import database
-from librarylab.demo import load_demo
-from tests.conftest import STAFF_PASSWORD, Lab
-from tests.pages import error_of, login, submit, text_of
-
-
-@pytest.fixture
-def staff(sqlite_lab: Lab) -> TestClient:
-    with database.transaction(sqlite_lab.sessions) as session:
-        load_demo(session)
-    login(sqlite_lab.client, "sam", STAFF_PASSWORD)
-    return sqlite_lab.client
+from tests.pages import error_of, submit, text_of
 
 
 def eschweiler(client: TestClient) -> int:

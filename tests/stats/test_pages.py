@@ -7,18 +7,7 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from librarylab import database
-from librarylab.demo import load_demo
-from tests.conftest import STAFF_PASSWORD, Lab
-from tests.pages import error_of, login, page_links, text_of
-
-
-@pytest.fixture
-def staff(sqlite_lab: Lab) -> TestClient:
-    with database.transaction(sqlite_lab.sessions) as session:
-        load_demo(session)
-    login(sqlite_lab.client, "sam", STAFF_PASSWORD)
-    return sqlite_lab.client
+from tests.pages import error_of, page_links, text_of
 
 
 @pytest.mark.parametrize(
