@@ -128,7 +128,7 @@ def test_mail_queued_while_the_server_is_down_arrives_once_when_it_is_back(
     smtp_server.stop()
 
     assert sender.run_until_idle() == 5
-    assert sender.problem == "SMTP server unreachable (ConnectionRefusedError)"
+    assert (sender.problem or "") == "SMTP server unreachable (ConnectionRefusedError)"
     waiting = states(sessions)
     assert {(m.state, m.attempts) for m in waiting} == {(MailState.QUEUED, 1)}
     assert waiting[0].last_error == "SMTP server unreachable (ConnectionRefusedError)"
