@@ -24,17 +24,30 @@ KEYWORDS = {
     "Problem": (2,),
     "_parsed": (4,),
 }
-METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+METHODS = [
+    ("**/templates/**.html", "jinja2"),
+    ("**/templates/mail/**.txt", "jinja2"),  # plain-text mail bodies (see babel.cfg)
+    ("**.py", "python"),
+]
+JINJA = {"extensions": "jinja2.ext.i18n"}
 
 
 def _extracted() -> set[str]:
     found: set[str] = set()
-    for package in ("librarylab", "stations", "visits", "scheduler", "dashboard", "printers"):
+    for package in (
+        "librarylab",
+        "stations",
+        "visits",
+        "scheduler",
+        "dashboard",
+        "printers",
+        "mail",
+    ):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / package,
             METHODS,
             keywords=KEYWORDS,
-            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+            options_map={"**/templates/**.html": JINJA, "**/templates/mail/**.txt": JINJA},
         ):
             found.add(message if isinstance(message, str) else message[0])
     return found
