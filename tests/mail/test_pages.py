@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,8 @@ def test_health_names_an_smtp_server_that_cannot_be_used_but_not_its_password(
     tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer
 ) -> None:
     url = f"smtp://lab:{PASSWORD}@127.0.0.1:{smtp_server.port}"  # no STARTTLS there
-    running = _lab(tmp_path, sqlite_url, smtp_url=url, mail_from="lab@example.org")
-    lab = next(running)
-    try:
+    running = contextmanager(_lab)
+    with running(tmp_path, sqlite_url, smtp_url=url, mail_from="lab@example.org") as lab:
         health = lab.client.get("/api/health").json()
         assert health["status"] == "ok", health["problems"]
         assert health["mail"] == {"enabled": True, "queued": 0, "failed": 0, "problem": None}
@@ -120,8 +120,6 @@ def test_health_names_an_smtp_server_that_cannot_be_used_but_not_its_password(
         for answer in (health, page, listing):
             assert PASSWORD not in answer.text
         assert smtp_server.messages == []
-    finally:
-        running.close()
 
 
 def test_without_smtp_mail_waits_and_the_page_says_so(sqlite_lab: Lab) -> None:

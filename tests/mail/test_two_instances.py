@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from librarylab import database
 from librarylab.app import create_app
@@ -24,7 +25,7 @@ from tests.mail.smtp_server import SmtpServer
 MAILS = 50
 
 
-def queue(sessions: database.sessionmaker[database.Session]) -> None:
+def queue(sessions: sessionmaker[Session]) -> None:
     with database.transaction(sessions) as session:
         for i in range(MAILS):
             service.enqueue(
