@@ -11,6 +11,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,9 +99,14 @@ class Settings(BaseSettings):
     def _known_smtp(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
         if url:
-            from mail.smtp import SmtpAddress
-
-            SmtpAddress.parse(url)  # its message names the form, never the password
+            parts = urlsplit(url)
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise ValueError("the SMTP port must be a number from 1 to 65535") from None
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                # Never echo the URL: it may hold the password.
+                raise ValueError("use smtp://[user:password@]host[:port] or smtps://…")
         return value
 
     @model_validator(mode="after")

@@ -149,6 +149,8 @@ class Sender:
                 await asyncio.to_thread(self.run_until_idle)
             except SQLAlchemyError as exc:  # the health check reports the database
                 log.warning("cannot read the outbox: %s", type(exc).__name__)
+            except Exception as exc:  # keep sending the others; claimed mails return later
+                log.error("mail sender: unexpected %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll)
 
