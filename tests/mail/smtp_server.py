@@ -34,6 +34,7 @@ class _Recorder:
         with self._server.lock:
             self._server.messages.append(message)
             self._server.raw.append(raw)
+            self._server.envelopes.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
 
 
@@ -44,6 +45,7 @@ class SmtpServer:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.raw: list[bytes] = []
+        self.envelopes: list[list[str]] = []  # the RCPT TO addresses of each message
         self.lock = threading.Lock()
         self.refused: set[str] = set()  # recipients answered with 550
         self._controller: Controller | None = None

@@ -37,11 +37,17 @@ def assert_each_arrived_once(smtp_server: SmtpServer, url: str) -> None:
     arrived = Counter(m["Message-ID"] for m in smtp_server.messages)
     engine = database.make_engine(url)
     with database.make_session_factory(engine)() as session:
-        stored = session.execute(select(OutboxMail.message_id, OutboxMail.state)).all()
+        stored = session.execute(
+            select(OutboxMail.message_id, OutboxMail.state, OutboxMail.recipient)
+        ).all()
     engine.dispose()
-    assert {state for _, state in stored} == {MailState.SENT}
-    assert arrived == Counter(message_id for message_id, _ in stored)
+    assert {state for _, state, _ in stored} == {MailState.SENT}
+    assert arrived == Counter(message_id for message_id, _, _ in stored)
     assert len(arrived) == MAILS
+    # Mails share a connection, never a recipient: each goes to its own contact only.
+    recipient = {message_id: to for message_id, _, to in stored}
+    for message, envelope in zip(smtp_server.messages, smtp_server.envelopes, strict=True):
+        assert envelope == [message["To"]] == [recipient[message["Message-ID"]]]
 
 
 @pytest.mark.postgres
