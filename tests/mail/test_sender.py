@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -232,3 +233,34 @@ def test_neither_the_body_nor_the_password_reaches_the_log(
     assert body not in ours
     assert "pa55-w0rd" not in ours
     assert "pa55-w0rd" not in repr(SmtpAddress.parse(url))
+
+
+def test_a_mail_claimed_by_an_instance_that_died_goes_out_once_its_lease_ends(
+    sessions: sessionmaker[Session], smtp_server: SmtpServer
+) -> None:
+    clock = Clock()
+    [mail_id] = queue_mail(sessions, clock)
+    with database.transaction(sessions) as session:  # claimed, then the instance is gone
+        assert service.claim(session, clock(), 10) == [(mail_id, 1)]
+    sender = sender_for(sessions, smtp_server.url, clock)
+    assert sender.run_until_idle() == 0, "someone else's lease is respected"
+    clock.now += timedelta(minutes=5, seconds=1)
+    assert sender.run_until_idle() == 1
+    [mail] = states(sessions)
+    assert (mail.state, mail.attempts) == (MailState.SENT, 2)
+    assert len(smtp_server.messages) == 1
+    # The dead instance's late word cannot undo it: its attempt number is stale.
+    with database.transaction(sessions) as session:
+        assert not service.mark_sent(session, mail_id, 1, clock())
+
+
+def test_mail_templates_render_in_the_contacts_language() -> None:
+    german = service.render("test", "de", lab_name="LibraryLab Köln", lang="de")
+    english = service.render("test", "en", lab_name="LibraryLab <Köln>", lang="en")
+    assert german.subject == "Testmail von LibraryLab Köln"
+    assert german.text.startswith("Guten Tag,\n")
+    assert english.subject == "Test mail from LibraryLab <Köln>"
+    assert "this is a test mail from LibraryLab <Köln>." in english.text  # plain text stays
+    assert "LibraryLab &lt;Köln&gt;" in english.html  # HTML is escaped
+    with pytest.raises(UndefinedError):
+        service.render("test", "de", lang="de")  # a missing value is an error, not a gap
