@@ -57,6 +57,8 @@ from scheduler import pages as plan_pages
 from scheduler import routes as plan_routes
 from stations import pages as station_pages
 from stations import routes as station_routes
+from stats import pages as stats_pages
+from stats import routes as stats_routes
 from visits import pages as visit_pages
 from visits import routes as visit_routes
 
@@ -69,6 +71,7 @@ TEMPLATE_PACKAGES = (
     "scheduler",
     "printers",
     "dashboard",
+    "stats",
     "mail",
 )
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -198,12 +201,14 @@ def create_app(settings: Settings) -> FastAPI:
         printer_routes.router,
         print_file_routes.router,
         print_job_routes.router,
+        stats_routes.router,
         account_routes.router,
         account_pages.router,
         station_pages.router,
         visit_pages.router,
         plan_pages.router,
         printer_pages.router,
+        stats_pages.router,
         wall_routes.router,
         wall_pages.router,
         mail_routes.router,

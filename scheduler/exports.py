@@ -46,7 +46,7 @@ def _rows(session: Session, visit_id: int) -> list[dict[str, object]]:
     return rows
 
 
-def _as_text(value: object) -> object:
+def as_text(value: object) -> object:
     """A cell that a spreadsheet would run as a formula, shown as text instead."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
@@ -58,7 +58,7 @@ def plan_csv(session: Session, visit_id: int) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in _rows(session, visit_id):
-        writer.writerow({key: _as_text(value) for key, value in row.items()})
+        writer.writerow({key: as_text(value) for key, value in row.items()})
     return buffer.getvalue()
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from playwright.sync_api import Page
+from playwright.sync_api import Response as PageAnswer
 
 
 def csrf_token(client: TestClient, path: str) -> str:
@@ -88,3 +90,27 @@ def crawl(get: Callable[[str], Response], start: list[str], language: str) -> di
             assert f'<html lang="{language}">' in page.text, path
             todo.extend(link for link in page_links(page.text) if link not in seen)
     return seen
+
+
+def browse(
+    page: Page, base: str, start: list[str], per_shape: int
+) -> Iterator[tuple[str, PageAnswer]]:
+    """Open in the browser every page reachable by links from ``start``, at most
+    ``per_shape`` of those that differ only in numbers; yields each path and its answer once
+    its page has loaded (below 400), before its links are followed."""
+    seen: set[str] = set()
+    shapes: Counter[str] = Counter()
+    todo = deque(start)
+    while todo:
+        path = todo.popleft()
+        shape = re.sub(r"\d+", "N", path)
+        if path in seen or shapes[shape] >= per_shape:
+            continue
+        seen.add(path)
+        shapes[shape] += 1
+        answer = page.goto(base + path)
+        assert answer is not None, path
+        assert answer.status < 400, f"{path}: {answer.status}"
+        page.wait_for_load_state("load")
+        yield path, answer
+        todo.extend(page_links(page.content()))

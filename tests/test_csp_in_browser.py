@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections import Counter, deque
 from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
@@ -14,7 +13,7 @@ from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from librarylab.mqtt import BrokerAddress, Bus
 from tests.librarylab.test_cli import run
 from tests.mqtt import embedded_url
-from tests.pages import page_links
+from tests.pages import browse
 from tests.served import PASSWORD, Served
 from tests.services import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -73,28 +72,18 @@ def test_no_page_the_docs_or_the_wall_break_the_content_security_policy(tmp_path
             page.click("button[type=submit]")
             page.wait_for_url(re.compile(r".*/visits$"))
 
-            seen: set[str] = set()
-            shapes: Counter[str] = Counter()
             planned = next(
                 v["id"]
                 for v in served.api("GET", "/api/visits")
                 if served.post(f"/api/visits/{v['id']}/plan").status_code == 200
             )
-            todo = deque([f"/visits/{planned}/plan", "/visits", "/printers", "/displays"])
-            while todo:
-                path = todo.popleft()
-                shape = re.sub(r"\d+", "N", path)
-                if path in seen or shapes[shape] >= 2:
-                    continue
-                seen.add(path)
-                shapes[shape] += 1
-                answer = page.goto(served.base + path)
-                assert answer is not None, path
-                assert answer.status < 400, path
+            seen = []
+            for path, answer in browse(
+                page, served.base, [f"/visits/{planned}/plan", "/visits"], 2
+            ):
+                seen.append(path)
                 assert "script-src 'self'" in answer.headers["content-security-policy"], path
-                page.wait_for_load_state("load")
                 problems += [f"{path}: {v}" for v in _violations(page)]
-                todo.extend(page_links(page.content()))
             assert any(p.endswith("/plan/print") for p in seen), seen
 
             page.goto(f"{served.base}/docs")

@@ -41,6 +41,7 @@ def _extracted() -> set[str]:
         "scheduler",
         "dashboard",
         "printers",
+        "stats",
         "mail",
     ):
         for _file, _line, message, _comments, _context in extract_from_dir(

@@ -1,0 +1,1 @@
+"""Statistics of the visit programme: visits, visitors, posts, station use and demo prints."""
