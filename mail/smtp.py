@@ -145,11 +145,14 @@ class Connection:
         except smtplib.SMTPResponseException as exc:
             self._close()
             raise ServerTrouble(Failure(f"SMTP server refused ({exc.smtp_code})")) from None
-        except (OSError, smtplib.SMTPException) as exc:
+        except OSError as exc:
             self._close()
             raise ServerTrouble(
                 Failure(f"SMTP server unreachable ({type(exc).__name__})")
             ) from None
+        except smtplib.SMTPException as exc:
+            self._close()
+            raise ServerTrouble(Failure(f"SMTP server unusable ({type(exc).__name__})")) from None
         except ServerTrouble:
             self._close()
             raise
