@@ -39,6 +39,10 @@ from librarylab.private import private_folder
 from librarylab.problems import add_problem_handlers, describe_problems
 from librarylab.settings import Settings
 from librarylab.templating import make_templates
+from mail import pages as mail_pages
+from mail import routes as mail_routes
+from mail.sender import Sender, wake_on_commit
+from mail.smtp import SmtpAddress
 from printers import file_routes as print_file_routes
 from printers import files as print_files
 from printers import job_routes as print_job_routes
@@ -68,6 +72,7 @@ TEMPLATE_PACKAGES = (
     "printers",
     "dashboard",
     "stats",
+    "mail",
 )
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
@@ -133,9 +138,20 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.printers_changed = lambda: loop.call_soon_threadsafe(fleet.changed)
         app.state.display_links_changed = lambda: loop.call_soon_threadsafe(hub.recheck_viewers)
         await fleet.sync()
+        if settings.mail_enabled:
+            app.state.mail_sender = Sender(
+                app.state.sessions,
+                SmtpAddress.parse(settings.smtp_url.get_secret_value()),
+                settings.mail_from,
+                timeout=settings.smtp_timeout_seconds,
+            )
+            await app.state.mail_sender.start()
         try:
             yield
         finally:
+            if app.state.mail_sender is not None:
+                await app.state.mail_sender.stop()
+                app.state.mail_sender = None
             await fleet.stop()
             if app.state.live is not None:
                 await app.state.live.stop()
@@ -161,6 +177,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.broker_problem = None
     app.state.secret_box = SecretBox(settings.secret_key.get_secret_value())
     app.state.sessions = make_session_factory(engine)
+    app.state.mail_sender = None
+
+    def wake_mail_sender() -> None:
+        if app.state.mail_sender is not None:
+            app.state.mail_sender.wake()
+
+    wake_on_commit(app.state.sessions, wake_mail_sender)
     app.state.printers_changed = lambda: None
     app.state.jobs_changed = lambda: None
     app.state.display_links_changed = lambda: None
@@ -188,6 +211,8 @@ def create_app(settings: Settings) -> FastAPI:
         stats_pages.router,
         wall_routes.router,
         wall_pages.router,
+        mail_routes.router,
+        mail_pages.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.

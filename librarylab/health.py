@@ -13,9 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from librarylab import __version__
 from librarylab.database import is_reachable
+from mail import service as mail_service
+from mail.model import MailState
 from printers.model import DISCONNECTED, ERROR, OFFLINE, STALLED, UNAUTHORIZED
 
 router = APIRouter(prefix="/api", tags=["health"])
@@ -31,7 +34,10 @@ def read_health(request: Request) -> JSONResponse:
     database_ok = is_reachable(request.app.state.engine)
     mqtt = _mqtt(request)
     printers = _printers(request)
+    mail = _mail(request, database_ok)
     problems = _problems(request, database_ok, mqtt, printers)
+    if mail["enabled"] and mail["problem"]:
+        problems.append({"component": "mail", "detail": mail["problem"]})
     verdict = "degraded" if problems else "ok"
     if not database_ok:
         verdict = "error"
@@ -41,6 +47,7 @@ def read_health(request: Request) -> JSONResponse:
         "database": "ok" if database_ok else "unreachable",
         "mqtt": mqtt,
         "printers": printers,
+        "mail": mail,
         "problems": problems,
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
@@ -83,6 +90,25 @@ def _printers(request: Request) -> list[dict[str, Any]]:
         {"id": target.id, "name": target.name, "state": snap.state, "detail": snap.detail}
         for target, snap in fleet.states()
     ]
+
+
+def _mail(request: Request, database_ok: bool) -> dict[str, Any]:
+    """The outbox: how many mails wait or failed, and why the SMTP server cannot be used, if
+    so (our own words and the reply code: no address, password or server text)."""
+    state = request.app.state
+    counts: dict[str, int | None] = {"queued": None, "failed": None}
+    if database_ok:
+        try:
+            with state.sessions() as session:
+                found = mail_service.counts(session)
+            counts = {"queued": found[MailState.QUEUED], "failed": found[MailState.FAILED]}
+        except SQLAlchemyError:
+            pass
+    sender = getattr(state, "mail_sender", None)
+    if sender is None:
+        return {"enabled": False, **counts}
+    problem = sender.problem if sender.alive else "the mail sender has stopped"
+    return {"enabled": True, **counts, "problem": problem}
 
 
 def _mqtt(request: Request) -> dict[str, Any]:

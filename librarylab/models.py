@@ -2,6 +2,7 @@
 
 from librarylab.accounts import orm as accounts_orm
 from librarylab.database import Base
+from mail import orm as mail_orm
 from printers import orm as printers_orm
 from scheduler import orm as scheduler_orm
 from stations import orm as stations_orm
@@ -11,6 +12,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_orm",
+    "mail_orm",
     "metadata",
     "printers_orm",
     "scheduler_orm",

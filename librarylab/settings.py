@@ -11,8 +11,9 @@ import re
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from librarylab.private import private_file, private_folder
@@ -84,6 +85,41 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs printers must be in (e.g. 192.168.1.0/24); "
         "empty allows any address.",
     )
+
+    smtp_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="smtp://user:password@host:587 (STARTTLS) or smtps://…:465; empty keeps "
+        "mail in the outbox.",
+    )
+    mail_from: str = Field(default="", description="The From address of the lab's mail.")
+    smtp_timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _known_smtp(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url:
+            parts = urlsplit(url)
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise ValueError("the SMTP port must be a number from 1 to 65535") from None
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                # Never echo the URL: it may hold the password.
+                raise ValueError("use smtp://[user:password@]host[:port] or smtps://…")
+        return value
+
+    @model_validator(mode="after")
+    def _mail_needs_sender(self) -> Settings:
+        if self.smtp_url.get_secret_value() and "@" not in self.mail_from:
+            raise ValueError("LIBRARYLAB_MAIL_FROM: set the From address when SMTP is set")
+        if any(c in self.mail_from for c in "\r\n"):
+            raise ValueError("LIBRARYLAB_MAIL_FROM: one line, e.g. LibraryLab <lab@example.org>")
+        return self
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_url.get_secret_value())
 
     @field_validator("printer_networks")
     @classmethod

@@ -24,7 +24,12 @@ KEYWORDS = {
     "Problem": (2,),
     "_parsed": (4,),
 }
-METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+METHODS = [
+    ("**/templates/**.html", "jinja2"),
+    ("**/templates/mail/**.txt", "jinja2"),  # plain-text mail bodies (see babel.cfg)
+    ("**.py", "python"),
+]
+JINJA = {"extensions": "jinja2.ext.i18n"}
 
 
 def _extracted() -> set[str]:
@@ -37,12 +42,13 @@ def _extracted() -> set[str]:
         "dashboard",
         "printers",
         "stats",
+        "mail",
     ):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / package,
             METHODS,
             keywords=KEYWORDS,
-            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+            options_map={"**/templates/**.html": JINJA, "**/templates/mail/**.txt": JINJA},
         ):
             found.add(message if isinstance(message, str) else message[0])
     return found
