@@ -8,7 +8,9 @@ translation), and macros see the same ``_`` as the page that calls them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -54,6 +56,12 @@ def request_language(request: Request) -> Language:
         request.cookies.get(LANGUAGE_COOKIE),
         settings.default_language,
     )
+
+
+def lab_time(request: Request, value: datetime | None) -> datetime | None:
+    """``value`` in the lab's time zone, as pages show times stored in UTC."""
+    settings: Settings = request.app.state.settings
+    return value.astimezone(ZoneInfo(settings.timezone)) if value else None
 
 
 def gettext_for(request: Request) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
@@ -12,7 +10,7 @@ from librarylab.deps import FormDep, PageUser, SessionDep
 from librarylab.errors import DomainError
 from librarylab.schemas import RecordId
 from librarylab.settings import Settings
-from librarylab.templating import gettext_for, render, request_language
+from librarylab.templating import gettext_for, lab_time, render, request_language
 from mail import service
 
 router = APIRouter(prefix="/mail", include_in_schema=False)
@@ -24,7 +22,6 @@ def _see() -> RedirectResponse:
 
 def _page(request: Request, session: SessionDep, error: DomainError | None = None) -> Response:
     settings: Settings = request.app.state.settings
-    zone = ZoneInfo(settings.timezone)
     sender = getattr(request.app.state, "mail_sender", None)
     return render(
         request,
@@ -33,8 +30,8 @@ def _page(request: Request, session: SessionDep, error: DomainError | None = Non
             "mails": [
                 (
                     m,
-                    m.created_at.astimezone(zone),
-                    m.sent_at.astimezone(zone) if m.sent_at else None,
+                    lab_time(request, m.created_at),
+                    lab_time(request, m.sent_at),
                 )
                 for m in service.list_mails(session)
             ],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -22,7 +21,7 @@ from librarylab.deps import AdminPageUser, FormDep, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput, Problem
 from librarylab.schemas import RecordId
 from librarylab.settings import Settings
-from librarylab.templating import gettext_for, render
+from librarylab.templating import gettext_for, lab_time, render
 from printers import files, queue, service
 from printers.dispatcher import Dispatcher
 from printers.file_routes import PICTURE_MAX_MB, spool, upload_form
@@ -44,13 +43,7 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    return value.astimezone(zone) if value else None
-
-
 def _page(request: Request, session: Session, error: DomainError | None = None) -> Response:
-    settings = _settings(request)
-    zone = ZoneInfo(settings.timezone)
     fleet = request.app.state.fleet
     printers = service.list_printers(session)
     recent = session.scalars(select(PrintJob).order_by(PrintJob.id.desc()).limit(SHOWN_JOBS)).all()
@@ -62,7 +55,11 @@ def _page(request: Request, session: Session, error: DomainError | None = None) 
         {
             "printers": [(p, fleet.snapshot(p.id)) for p in printers],
             "jobs": [
-                (j, _local(j.not_before, zone), [(e, _local(e.at, zone)) for e in j.history])
+                (
+                    j,
+                    lab_time(request, j.not_before),
+                    [(e, lab_time(request, e.at)) for e in j.history],
+                )
                 for j in jobs
             ],
             "files": files.list_files(session),
