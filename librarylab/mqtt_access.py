@@ -22,6 +22,7 @@ from urllib.parse import quote
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dashboard.topics import Topics
 from librarylab.private import private_file, private_folder
 
 SERVICE_USER = "librarylab"
@@ -47,16 +48,12 @@ def local_url(port: int, username: str | None = None, password: str | None = Non
     return f"mqtt://{account}127.0.0.1:{port}"
 
 
-def heartbeat_topic(prefix: str, station_id: int) -> str:
-    return f"{prefix}/stations/{station_id}/heartbeat"
-
-
 def may_publish(username: str | None, topic: str, prefix: str, service_user: str) -> bool:
     """Whether ``username`` may publish on ``topic`` (its will included)."""
     if username is not None and username == service_user:
         return topic.startswith(prefix + "/")
     station = station_of(username)
-    return station is not None and topic == heartbeat_topic(prefix, station)
+    return station is not None and topic == Topics(prefix).station_heartbeat(station)
 
 
 def may_read(username: str | None, topic_filter: str, prefix: str, service_user: str) -> bool:
@@ -82,18 +79,27 @@ def mosquitto_acl(prefix: str, service_user: str, users: list[str]) -> str:
         if station is None:
             lines += ["", f"# {user}: not an account of ours, no rights here"]
         else:
-            lines += ["", f"user {user}", f"topic write {heartbeat_topic(prefix, station)}"]
+            lines += [
+                "",
+                f"user {user}",
+                f"topic write {Topics(prefix).station_heartbeat(station)}",
+            ]
     return "\n".join(lines) + "\n"
 
 
 def users_in(password_file: Path) -> list[str]:
     """The account names of a password file (Mosquitto's or ours: ``name:hash`` lines)."""
-    names = []
+    return list(_entries(password_file))
+
+
+def _entries(password_file: Path) -> dict[str, str]:
+    """Name → hash of each ``name:hash`` line; comments and malformed lines are skipped."""
+    entries = {}
     for line in password_file.read_text(encoding="utf-8").splitlines():
-        name, colon, _hash = line.strip().partition(":")
+        name, colon, stored = line.strip().partition(":")
         if colon and name and not name.startswith("#"):
-            names.append(name)
-    return names
+            entries[name] = stored
+    return entries
 
 
 class BrokerAccounts:
@@ -146,14 +152,7 @@ class BrokerAccounts:
             return False
 
     def _hashes(self) -> dict[str, str]:
-        if not self.password_file.exists():
-            return {}
-        hashes = {}
-        for line in self.password_file.read_text(encoding="utf-8").splitlines():
-            name, colon, stored = line.strip().partition(":")
-            if colon and name and not name.startswith("#"):
-                hashes[name] = stored
-        return hashes
+        return _entries(self.password_file) if self.password_file.exists() else {}
 
     def _save(self, hashes: dict[str, str]) -> None:
         _write_private(self.password_file, "".join(f"{n}:{h}\n" for n, h in hashes.items()))
