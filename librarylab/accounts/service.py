@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 import threading
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from librarylab.accounts.orm import ApiToken, DisplayToken, Role, TokenScope, User
-from librarylab.accounts.sessions import end_logins
+from librarylab.accounts.sessions import end_logins, secret_digest
 from librarylab.errors import Conflict, InvalidInput, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -52,10 +51,6 @@ class NewToken:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def hash_password(password: str) -> str:
@@ -163,7 +158,9 @@ def create_token(
     (calendar services store it in a URL)."""
     prefix = "cal_" if scope is TokenScope.CALENDAR else "ll_"
     secret = prefix + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, label=label, scope=scope, digest=_digest(secret), created_at=_now())
+    token = ApiToken(
+        user=user, label=label, scope=scope, digest=secret_digest(secret), created_at=_now()
+    )
     session.add(token)
     session.flush()
     return NewToken(id=token.id, secret=secret)
@@ -175,7 +172,7 @@ def user_for_token(
     """The active owner of an unrevoked token of ``scope``, or None."""
     token = session.scalars(
         select(ApiToken).where(
-            ApiToken.digest == _digest(secret),
+            ApiToken.digest == secret_digest(secret),
             ApiToken.scope == scope,
             ApiToken.revoked_at.is_(None),
         )
@@ -231,7 +228,7 @@ def create_display_token(session: Session, name: str) -> NewToken:
     if not name or len(name) > 120:
         raise InvalidInput("Name the screen (1 to 120 characters), e.g. 'Foyer'.", "name")
     secret = "wall_" + secrets.token_urlsafe(24)
-    token = DisplayToken(name=name, digest=_digest(secret), created_at=_now())
+    token = DisplayToken(name=name, digest=secret_digest(secret), created_at=_now())
     session.add(token)
     session.flush()
     return NewToken(id=token.id, secret=secret)
@@ -245,7 +242,7 @@ def display_token_valid(session: Session, secret: str) -> bool:
     return (
         session.scalars(
             select(DisplayToken.id).where(
-                DisplayToken.digest == _digest(secret), DisplayToken.revoked_at.is_(None)
+                DisplayToken.digest == secret_digest(secret), DisplayToken.revoked_at.is_(None)
             )
         ).first()
         is not None

@@ -33,7 +33,8 @@ class NewLogin:
     secret: str
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What is stored of a login secret or a token: its SHA-256, never the secret."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
@@ -45,7 +46,7 @@ def start_login(session: Session, user: User, now: datetime, lifetime: timedelta
     """A new login for ``user``, valid for ``lifetime`` from ``now`` (not extended by use)."""
     secret = secrets.token_urlsafe(32)
     login = LoginSession(
-        user_id=user.id, digest=_digest(secret), created_at=now, expires_at=now + lifetime
+        user_id=user.id, digest=secret_digest(secret), created_at=now, expires_at=now + lifetime
     )
     session.add(login)
     session.flush()
@@ -58,7 +59,7 @@ def find_login(session: Session, secret: str, now: datetime) -> tuple[LoginSessi
     row = session.execute(
         select(LoginSession, User)
         .join(User, User.id == LoginSession.user_id)
-        .where(LoginSession.digest == _digest(secret), User.active.is_(True), *_running(now))
+        .where(LoginSession.digest == secret_digest(secret), User.active.is_(True), *_running(now))
     ).one_or_none()
     return None if row is None else (row[0], row[1])
 
@@ -67,7 +68,7 @@ def end_login(session: Session, secret: str, now: datetime) -> None:
     """End the login behind ``secret`` (nothing happens if it is unknown or over)."""
     session.execute(
         update(LoginSession)
-        .where(LoginSession.digest == _digest(secret), LoginSession.ended_at.is_(None))
+        .where(LoginSession.digest == secret_digest(secret), LoginSession.ended_at.is_(None))
         .values(ended_at=now)
     )
 
