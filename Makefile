@@ -44,7 +44,7 @@ messages: $(BIN)/.dev-installed
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project=librarylab \
 	    -k InvalidInput -k NotFound -k Conflict -k Unavailable -k DomainError -k TooLarge \
 	    -k why -k Problem:2 -k _parsed:4 \
-	    -o librarylab/locale/messages.pot librarylab stations visits scheduler dashboard printers stats mail
+	    -o librarylab/locale/messages.pot librarylab stations visits scheduler dashboard printers stats mail booking
 	$(BIN)/pybabel update -i librarylab/locale/messages.pot -d librarylab/locale \
 	    --ignore-obsolete
 

@@ -73,6 +73,7 @@ TEMPLATE_PACKAGES = (
     "dashboard",
     "stats",
     "mail",
+    "booking",
 )
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {

@@ -1,5 +1,6 @@
 """Every table of the service, gathered for migrations and schema checks."""
 
+from booking import orm as booking_orm
 from librarylab.accounts import orm as accounts_orm
 from librarylab.database import Base
 from mail import orm as mail_orm
@@ -12,6 +13,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_orm",
+    "booking_orm",
     "mail_orm",
     "metadata",
     "printers_orm",

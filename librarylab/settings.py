@@ -93,6 +93,34 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field(default="", description="The From address of the lab's mail.")
     smtp_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="The address libraries reach the service at, for the links in mail "
+        "(e.g. https://lab.example.org).",
+    )
+    reminder_days_before: int = Field(
+        default=7, ge=1, le=60, description="Days before a visit its contact gets a reminder."
+    )
+    personal_data_months: int = Field(
+        default=12,
+        ge=1,
+        le=120,
+        description="Months after a visit its contact's name and address are erased.",
+    )
+    request_min_fill_seconds: float = Field(
+        default=3,
+        ge=0,
+        le=600,
+        description="A request form sent back sooner than this counts as a robot's.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _plain_public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("use http(s)://host[:port][/path], e.g. https://lab.example.org")
+        return value.rstrip("/")
 
     @field_validator("smtp_url")
     @classmethod

@@ -21,7 +21,16 @@ from tests.conftest import ADMIN_PASSWORD, Lab
 from tests.pages import crawl, login
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("librarylab", "stations", "visits", "scheduler", "printers", "dashboard", "stats")
+PACKAGES = (
+    "librarylab",
+    "stations",
+    "visits",
+    "scheduler",
+    "printers",
+    "dashboard",
+    "stats",
+    "booking",
+)
 # Templates that are only ever part of another page.
 PARTS = {"base.html", "macros.html", "scheduler/macros.html"}
 

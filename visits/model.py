@@ -22,6 +22,7 @@ class PostKind(enum.StrEnum):
 
     BLOG = "blog"
     FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
     OTHER = "other"
 
 

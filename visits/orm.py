@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from librarylab.database import Base, str_enum
+from librarylab.database import Base, UtcDateTime, str_enum
 from visits.model import PostKind, VisitStatus
 
 
@@ -42,6 +42,12 @@ class Visit(Base):
     contact_email: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[VisitStatus] = mapped_column(str_enum(VisitStatus))
     notes: Mapped[str] = mapped_column(Text, default="")
+    wishes: Mapped[str] = mapped_column(Text, default="")  # the library's individual wishes
+    contact_language: Mapped[str] = mapped_column(String(8), default="de")  # of its mail
+    # Keys the personal link where the library enters its post (see booking); a new
+    # nonce invalidates the old link.
+    post_link_nonce: Mapped[str | None] = mapped_column(String(32))
+    contact_erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     round: Mapped[Round | None] = relationship(back_populates="visits", lazy="joined")
     posts: Mapped[list[VisitPost]] = relationship(

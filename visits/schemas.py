@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from librarylab.schemas import HHMM, Day, PatchModel, StrictModel
+from librarylab.settings import Language
 from visits.model import (
     MAX_NOTES_LENGTH,
     MAX_PARTICIPANTS,
@@ -41,6 +42,8 @@ class VisitCreate(StrictModel):
     round: str | None = Field(default=None, max_length=120)
     posts: list[PostIn] = Field(default_factory=list)
     notes: str = Field(default="", max_length=MAX_NOTES_LENGTH)
+    wishes: str = Field(default="", max_length=MAX_NOTES_LENGTH)
+    contact_language: Language = "de"
 
     def values(self) -> dict[str, Any]:
         data = super().values()
@@ -69,6 +72,8 @@ class VisitPatch(PatchModel):
     round: str | None = Field(default=None, max_length=120)
     posts: list[PostIn] | None = None
     notes: str | None = Field(default=None, max_length=MAX_NOTES_LENGTH)
+    wishes: str | None = Field(default=None, max_length=MAX_NOTES_LENGTH)
+    contact_language: Language | None = None
 
     def values(self) -> dict[str, Any]:
         data = super().values()
@@ -103,6 +108,8 @@ class VisitOut(StrictModel):
     posts: list[PostOut]
     post_outstanding: bool
     notes: str
+    wishes: str
+    contact_language: Language
 
     @classmethod
     def of(cls, visit: Visit) -> VisitOut:
@@ -125,6 +132,8 @@ class VisitOut(StrictModel):
             posts=[PostOut(kind=p.kind, url=p.url, published=p.published) for p in posts],
             post_outstanding=is_post_outstanding(posts),
             notes=visit.notes,
+            wishes=visit.wishes,
+            contact_language=visit.contact_language,
         )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from librarylab.errors import InvalidInput, NotFound, reject_unknown_fields
+from librarylab.settings import LANGUAGES
 from visits.model import MAX_NOTES_LENGTH, Post, PostKind, VisitStatus, visit_problems
 from visits.orm import Round, Visit, VisitPost
 
@@ -30,6 +31,8 @@ EDITABLE = (
     "round",
     "posts",
     "notes",
+    "wishes",
+    "contact_language",
 )
 DEFAULTS: dict[str, Any] = {
     "library": "",
@@ -46,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "round": None,
     "posts": [],
     "notes": "",
+    "wishes": "",
+    "contact_language": "de",
 }
 
 
@@ -123,6 +128,7 @@ MAX_LENGTHS = {
     "contact_email": 320,
     "round": 120,
     "notes": MAX_NOTES_LENGTH,
+    "wishes": MAX_NOTES_LENGTH,
 }
 MAX_URL_LENGTH = 500
 
@@ -132,7 +138,7 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     fields["posts"] = [
         Post(PostKind(p.kind), p.url.strip(), bool(p.published)) for p in fields["posts"]
     ]
-    for name in ("library", "town", "topic", "contact_name", "contact_email", "notes"):
+    for name in ("library", "town", "topic", "contact_name", "contact_email", "notes", "wishes"):
         fields[name] = str(fields[name] or "").strip()
     round_name = str(fields["round"] or "").strip()
     fields["round"] = round_name or None
@@ -142,6 +148,12 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     if any(len(post.url) > MAX_URL_LENGTH for post in fields["posts"]):
         raise InvalidInput(
             "This text is longer than {limit} characters.", "posts", limit=MAX_URL_LENGTH
+        )
+    if fields["contact_language"] not in LANGUAGES:
+        raise InvalidInput(
+            "Choose the contact's language: {languages}.",
+            "contact_language",
+            languages=", ".join(LANGUAGES),
         )
     problems = visit_problems(
         status=fields["status"],

@@ -43,6 +43,7 @@ def _extracted() -> set[str]:
         "printers",
         "stats",
         "mail",
+        "booking",
     ):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / package,

@@ -54,9 +54,15 @@ def test_one_invalid_value_is_named_in_field(sqlite_lab: Lab) -> None:
     body = problem(response, 422)
     assert body["field"] == "posts[0].kind"
     assert body["errors"] == [
-        {"field": "posts[0].kind", "message": "Input should be 'blog', 'facebook' or 'other'"}
+        {
+            "field": "posts[0].kind",
+            "message": "Input should be 'blog', 'facebook', 'instagram' or 'other'",
+        }
     ]
-    assert body["detail"] == "Fix posts[0].kind: Input should be 'blog', 'facebook' or 'other'."
+    assert (
+        body["detail"]
+        == "Fix posts[0].kind: Input should be 'blog', 'facebook', 'instagram' or 'other'."
+    )
 
 
 def test_broken_json_is_named_as_the_body(sqlite_lab: Lab) -> None:

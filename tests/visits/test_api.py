@@ -92,7 +92,7 @@ def test_a_free_date_needs_no_library(lab: Lab) -> None:
         ({"start": "10:00+02:00"}, 422, "HH:MM"),
         ({"status": "maybe"}, 422, "'free', 'requested', 'confirmed', 'done' or 'cancelled'"),
         ({"posts": [{"kind": "blog", "url": "blog.example", "published": True}]}, 422, "https://"),
-        ({"posts": [{"kind": "tiktok"}]}, 422, "'blog', 'facebook' or 'other'"),
+        ({"posts": [{"kind": "tiktok"}]}, 422, "'blog', 'facebook', 'instagram' or 'other'"),
         ({"date": None}, 422, "cannot be null: date"),
         ({"weather": "sunny"}, 422, "Extra inputs are not permitted"),
     ],

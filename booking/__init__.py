@@ -1,0 +1,1 @@
+"""Visit requests from other libraries, and the correspondence around a visit."""
