@@ -1,4 +1,5 @@
-"""The ``librarylab`` command: serve, migrate, demo data, accounts, tokens and MQTT accounts.
+"""The ``librarylab`` command: serve, migrate, demo data, accounts, tokens, MQTT accounts and
+personal data.
 
 Every expected failure ends with one ``error:`` line and exit status 2, never a traceback.
 """
@@ -27,6 +28,9 @@ from librarylab.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from librarylab.mqtt_access import BrokerAccounts
+
+
+CLI_ACTOR = "cli"  # the log's actor for actions from the command line
 
 
 class CommandError(Exception):
@@ -182,6 +186,35 @@ def cmd_display_revoke(args: argparse.Namespace, settings: Settings) -> None:
     with database.transaction(_prepared(settings)) as session:
         accounts.revoke_display_token(session, args.id)
     print(f"display link {args.id} revoked")
+
+
+def cmd_personal_data_export(args: argparse.Namespace, settings: Settings) -> None:
+    """Print everything stored about one address as JSON (logged, as on the staff page)."""
+    import json
+
+    from booking import privacy
+
+    settings = settings.with_secret_key()  # the log's digest is keyed with it
+    with database.transaction(_prepared(settings)) as session:
+        data = privacy.export(
+            session, args.email, actor=CLI_ACTOR, settings=settings, now=datetime.now(UTC)
+        )
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_personal_data_erase(args: argparse.Namespace, settings: Settings) -> None:
+    from booking import privacy
+
+    settings = settings.with_secret_key()
+    with database.transaction(_prepared(settings)) as session:
+        erased = privacy.erase(
+            session, args.email, actor=CLI_ACTOR, settings=settings, now=datetime.now(UTC)
+        )
+    print(
+        f"erased: {erased.visits} visit(s), {erased.requests} request(s), "
+        f"{erased.mails_deleted} unsent mail(s) deleted, {erased.mails_blanked} sent mail(s) "
+        "blanked"
+    )
 
 
 def _agent_password(args: argparse.Namespace) -> str | None:
@@ -398,6 +431,17 @@ def build_parser() -> argparse.ArgumentParser:
     drop = display.add_parser("revoke", help="revoke a wall link by its id")
     drop.add_argument("id", type=int)
     drop.set_defaults(func=cmd_display_revoke)
+
+    personal = commands.add_parser(
+        "personal-data", help="a contact's personal data, by mail address"
+    ).add_subparsers(dest="personal_data_command", required=True)
+    for name, func, what in (
+        ("export", cmd_personal_data_export, "print everything stored about an address as JSON"),
+        ("erase", cmd_personal_data_erase, "erase an address's contact data (cannot be undone)"),
+    ):
+        command = personal.add_parser(name, help=what)
+        command.add_argument("email", help="the contact's mail address")
+        command.set_defaults(func=func)
     return parser
 
 

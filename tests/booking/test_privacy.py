@@ -232,7 +232,9 @@ def test_erasure_keeps_library_town_date_topic_posts_and_the_figures(lab: Lab) -
         )
         assert request.consent_at == NOW - timedelta(days=30)
         bob = session.get(VisitRequest, ids["bob_request"])
-        assert bob is not None and bob.contact_email == BOB and bob.erased_at is None
+        assert bob is not None
+        assert bob.contact_email == BOB
+        assert bob.erased_at is None
         assert session.get(OutboxMail, ids["queued"]) is None
         # The reminder's mark stays, so the reminder is not queued again for no one.
         mark = session.scalars(select(VisitMail)).one()
@@ -242,10 +244,12 @@ def test_erasure_keeps_library_town_date_topic_posts_and_the_figures(lab: Lab) -
             assert mail is not None
             assert (mail.recipient, mail.subject, mail.text_body, mail.html_body) == ("",) * 4
             assert mail.attachments == []
-            assert mail.state is MailState.SENT and mail.sent_at is not None
+            assert mail.state is MailState.SENT
+            assert mail.sent_at is not None
         for mail_id in (ids["to_bob"], ids["lookalike"]):
             mail = session.get(OutboxMail, mail_id)
-            assert mail is not None and mail.text_body != ""
+            assert mail is not None
+            assert mail.text_body != ""
 
     again = lab.client.post(ERASE, json={"email": ADA}, headers=lab.headers("admin"))
     assert again.json()["records"] == 0
@@ -259,7 +263,8 @@ def test_erasure_needs_the_admin_role(lab: Lab) -> None:
     assert refused.status_code == 403
     with lab.sessions() as session:
         visit = session.get(Visit, ids["ada_visit"])
-        assert visit is not None and visit.contact_email == ADA
+        assert visit is not None
+        assert visit.contact_email == ADA
         assert session.scalars(select(PersonalDataAction)).all() == []
 
 
@@ -281,7 +286,8 @@ def test_the_periodic_erasure_keeps_its_boundary_in_the_labs_time_zone(lab: Lab)
         assert privacy.erase_expired(session, midnight, _settings(lab)) == 1
     with lab.sessions() as session:
         erased, kept = session.get(Visit, due), session.get(Visit, recent)
-        assert erased is not None and kept is not None
+        assert erased is not None
+        assert kept is not None
         assert (erased.contact_name, erased.contact_email) == ("", "")
         assert erased.contact_erased_at == datetime(2026, 3, 14, 23, 0, tzinfo=UTC)
         assert (kept.contact_name, kept.contact_email) == ("Bob", BOB)
@@ -325,11 +331,14 @@ def test_the_periodic_erasure_takes_only_what_is_old_enough_runs_twice_and_logs(
         assert privacy.erase_expired(session, NOW, settings) == 0
     with lab.sessions() as session:
         visit = session.get(Visit, old_visit.id)
-        assert visit is not None and (visit.contact_email, visit.notes) == ("", "")
+        assert visit is not None
+        assert (visit.contact_email, visit.notes) == ("", "")
         young_one = session.get(Visit, young_visit.id)
-        assert young_one is not None and young_one.contact_email == BOB
+        assert young_one is not None
+        assert young_one.contact_email == BOB
         untouched = session.get(Visit, free_id)
-        assert untouched is not None and untouched.contact_erased_at is None
+        assert untouched is not None
+        assert untouched.contact_erased_at is None
         state = {
             name: session.get(VisitRequest, rid).erased_at is not None  # type: ignore[union-attr]
             for name, rid in requests.items()
@@ -342,9 +351,11 @@ def test_the_periodic_erasure_takes_only_what_is_old_enough_runs_twice_and_logs(
             "waiting": False,
         }
         ada_mail = session.get(OutboxMail, to_ada)
-        assert ada_mail is not None and ada_mail.recipient == ""
+        assert ada_mail is not None
+        assert ada_mail.recipient == ""
         bob_mail = session.get(OutboxMail, to_bob)
-        assert bob_mail is not None and bob_mail.recipient == BOB
+        assert bob_mail is not None
+        assert bob_mail.recipient == BOB
         assert session.get(OutboxMail, old_test) is None
         [logged] = session.scalars(select(PersonalDataAction)).all()
         assert (logged.action, logged.actor, logged.subject_digest, logged.records) == (
@@ -429,7 +440,8 @@ def test_anonymous_callers_and_display_or_calendar_tokens_are_refused(lab: Lab) 
         assert lab.client.get(ACTIONS + query, headers=headers).status_code == 401
     with lab.sessions() as session:
         visit = session.get(Visit, ids["ada_visit"])
-        assert visit is not None and visit.contact_email == ADA
+        assert visit is not None
+        assert visit.contact_email == ADA
         assert session.scalars(select(PersonalDataAction)).all() == []
 
 
