@@ -489,12 +489,20 @@ def erase_expired(session: Session, now: datetime, settings: Settings) -> int:
     session.flush()
     kept = _kept_addresses(session)
     mails = {m.id: m for m in _mails_naming(session, gone - kept)}
-    old = session.scalars(
-        select(OutboxMail).where(OutboxMail.created_at <= moment_cutoff, OutboxMail.recipient != "")
+    # Only ids and recipients: old mails to kept contacts are read on every run.
+    old = session.execute(
+        select(OutboxMail.id, OutboxMail.recipient).where(
+            OutboxMail.created_at <= moment_cutoff, OutboxMail.recipient != ""
+        )
     )
-    for mail in old:
-        if mail.recipient.strip().lower() not in kept:
-            mails.setdefault(mail.id, mail)
+    due = [
+        mail_id for mail_id, to in old if to.strip().lower() not in kept and mail_id not in mails
+    ]
+    for start in range(0, len(due), 500):
+        chunk = due[start : start + 500]
+        mails.update(
+            (m.id, m) for m in session.scalars(select(OutboxMail).where(OutboxMail.id.in_(chunk)))
+        )
     erased = Erased(visits=len(visits), requests=len(requests)) + _erase_mails(
         session, list(mails.values())
     )
