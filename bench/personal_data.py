@@ -5,6 +5,7 @@ Finding one address's mails reads every mail whose subject or body contains it a
 database cannot index that), so the time grows with the outbox; this shows by how much.
 
     .venv/bin/python bench/personal_data.py --visits 1000 --mails-per-visit 5 --runs 5
+    .venv/bin/python bench/personal_data.py --contacts 1000 --runs 3  # no one comes back
 """
 
 from __future__ import annotations
@@ -34,20 +35,19 @@ from visits.orm import Visit
 
 NOW = datetime(2026, 3, 14, 12, tzinfo=UTC)
 TEXT = "Guten Tag,\n\nIhr Besuch im LibraryLab ist bestätigt.\n" * 12
-CONTACTS = 200  # libraries come back: an address has several visits
 
 
-def _fill(sessions: sessionmaker[Session], visits: int, mails: int) -> None:
+def _fill(sessions: sessionmaker[Session], visits: int, mails: int, contacts: int) -> None:
     with database.transaction(sessions) as session:
         for i in range(visits):
             day = date(2021, 1, 4) + timedelta(days=i * 5 * 365 // visits)
-            address = f"kontakt{i % CONTACTS}@bibliothek.example"
+            address = f"kontakt{i % contacts}@bibliothek.example"
             session.add(
                 Visit(
                     date=day,
                     start=clock(10),
                     end=clock(12),
-                    library=f"Bibliothek {i % CONTACTS}",
+                    library=f"Bibliothek {i % contacts}",
                     participants=10,
                     status=VisitStatus.DONE,
                     contact_name=f"Kontakt {i}",
@@ -74,13 +74,13 @@ def _timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def run(visits: int, mails: int) -> dict[str, float]:
+def run(visits: int, mails: int, contacts: int) -> dict[str, float]:
     settings = Settings(secret_key=SecretStr("bench-" + "k" * 40))
     with tempfile.TemporaryDirectory() as folder:
         engine = database.make_engine(f"sqlite:///{folder}/bench.sqlite3")
         database.upgrade(engine)
         sessions = database.make_session_factory(engine)
-        _fill(sessions, visits, mails)
+        _fill(sessions, visits, mails, contacts)
         times = {}
         with database.transaction(sessions) as session:
             times["export"] = _timed(
@@ -94,10 +94,12 @@ def run(visits: int, mails: int) -> dict[str, float]:
                     session, "kontakt7@bibliothek.example", actor="b", settings=settings, now=NOW
                 )
             )
+        erased: list[int] = []
         with database.transaction(sessions) as session:
             times["expire (first run)"] = _timed(
-                lambda: privacy.erase_expired(session, NOW, settings)
+                lambda: erased.append(privacy.erase_expired(session, NOW, settings))
             )
+        print(f"the first periodic erasure changed {erased[0]} records")
         with database.transaction(sessions) as session:
             times["expire (nothing due)"] = _timed(
                 lambda: privacy.erase_expired(session, NOW, settings)
@@ -110,11 +112,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visits", type=int, default=1000)
     parser.add_argument("--mails-per-visit", type=int, default=5)
+    parser.add_argument(
+        "--contacts", type=int, default=200, help="distinct addresses (libraries come back)"
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    results = [run(args.visits, args.mails_per_visit) for _ in range(args.runs)]
+    results = [run(args.visits, args.mails_per_visit, args.contacts) for _ in range(args.runs)]
     total = args.visits * args.mails_per_visit
-    print(f"{args.visits} visits, {total} mails, median of {args.runs} runs:")
+    print(
+        f"{args.visits} visits of {args.contacts} contacts, {total} mails, "
+        f"median of {args.runs} runs:"
+    )
     for name in results[0]:
         median = statistics.median(r[name] for r in results)
         print(f"  {name:22} {median * 1000:8.1f} ms")

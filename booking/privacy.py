@@ -43,6 +43,7 @@ audit = logging.getLogger("librarylab.audit")
 
 SCHEMA_VERSION = 1
 SYSTEM = "system"  # the actor of the periodic erasure
+FEW_ADDRESSES = 10  # looked up with the database's help; more: one pass over the outbox
 
 
 class Action:
@@ -95,12 +96,13 @@ def subject_digest(address: str, settings: Settings) -> str:
     return hmac.new(key, b"personal-data:" + address.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-_ADDRESS_CHARS = r"\w.!#$%&'*+/=?^`{|}~-"
+# An address as it stands in a text: ``ada@x.org`` is not part of ``lada@x.org.uk``.
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
-def _mention(address: str) -> re.Pattern[str]:
-    """``address`` as a whole word: ``ada@x.org`` is not part of ``lada@x.org.uk``."""
-    return re.compile(rf"(?<![{_ADDRESS_CHARS}]){re.escape(address)}(?![\w-]|\.\w)", re.IGNORECASE)
+def _addresses_in(*texts: str) -> set[str]:
+    """The addresses named in ``texts``, in lower case."""
+    return {found.lower() for text in texts for found in _ADDRESS.findall(text)}
 
 
 # --- what an export holds (the JSON the person receives) -----------------------------------
@@ -264,28 +266,31 @@ class Found:
 
 
 def _mails_naming(session: Session, addresses: Iterable[str]) -> list[OutboxMail]:
-    """Mails to one of ``addresses`` or naming one in subject or body: the database finds
-    candidates by substring, the pattern keeps whole addresses only."""
-    wanted = sorted(set(addresses) - {""})
+    """Mails to one of ``addresses`` or naming one in subject or body, oldest first.
+
+    For a few addresses the database picks candidates by substring first; for many (the
+    periodic erasure) one pass reads the outbox, since a query per address would read it
+    again each time. Either way a mail counts only if it names a whole address."""
+    wanted = set(addresses) - {""}
     if not wanted:
         return []
-    conditions = []
-    for address in wanted:
-        conditions.append(_same_address(OutboxMail.recipient, address))
-        for column in (OutboxMail.subject, OutboxMail.text_body, OutboxMail.html_body):
-            conditions.append(func.lower(column).contains(address, autoescape=True))
-    candidates = session.scalars(select(OutboxMail).where(or_(*conditions)).order_by(OutboxMail.id))
-    patterns = [_mention(a) for a in wanted]
-    return [
-        mail
-        for mail in candidates
-        if mail.recipient.strip().lower() in wanted
-        or any(
-            p.search(text)
-            for p in patterns
-            for text in (mail.subject, mail.text_body, mail.html_body)
-        )
+    texts = (OutboxMail.subject, OutboxMail.text_body, OutboxMail.html_body)
+    query = select(OutboxMail.id, OutboxMail.recipient, *texts).where(OutboxMail.recipient != "")
+    if len(wanted) <= FEW_ADDRESSES:
+        conditions = [_same_address(OutboxMail.recipient, a) for a in wanted]
+        for column in texts:
+            conditions += [func.lower(column).contains(a, autoescape=True) for a in wanted]
+        query = query.where(or_(*conditions))
+    ids = [
+        mail_id
+        for mail_id, recipient, *parts in session.execute(query)
+        if recipient.strip().lower() in wanted or wanted & _addresses_in(*parts)
     ]
+    found: list[OutboxMail] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found += session.scalars(select(OutboxMail).where(OutboxMail.id.in_(chunk)))
+    return sorted(found, key=lambda mail: mail.id)
 
 
 def find(session: Session, address: str) -> Found:

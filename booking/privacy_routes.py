@@ -55,8 +55,9 @@ class ActionOut(OutModel):
     action: str = Field(description="export, erase or expire (the periodic erasure).")
     actor: str = Field(description="The staff account, 'cli', or 'system'.")
     subject_digest: str = Field(
-        description="HMAC-SHA256 of the address with the service's secret key (empty for the "
-        "periodic erasure): the log holds no address."
+        description="HMAC-SHA256, keyed with the service's secret key, of 'personal-data:' "
+        "and the address in lower case (empty for the periodic erasure): the log holds no "
+        "address, but a known address can be looked up."
     )
     records: int
 

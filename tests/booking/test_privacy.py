@@ -457,3 +457,27 @@ def test_anonymous_callers_and_display_or_calendar_tokens_are_refused(lab: Lab) 
 )
 def test_months_before_counts_calendar_months(day: date, months: int, expected: date) -> None:
     assert privacy.months_before(day, months) == expected
+
+
+def test_the_periodic_erasure_finds_the_mails_of_many_contacts_in_one_pass(lab: Lab) -> None:
+    old = NOW - timedelta(days=400)
+    many = [f"kontakt{i}@bibliothek.example" for i in range(privacy.FEW_ADDRESSES + 5)]
+    with database.transaction(lab.sessions) as session:
+        for i, address in enumerate(many):
+            _visit(session, old.date(), contact_name=f"Kontakt {i}", contact_email=address)
+        young = [_mail(session, a, "Danke", sent=True, now=NOW - timedelta(days=20)) for a in many]
+        naming = _mail(session, "lab@example.org", f"Rückfrage von {many[3]}.", sent=False)
+        lookalike = _mail(session, "lab@example.org", f"Von x{many[3]}.uk", sent=True)
+        ids = [m.id for m in young]
+        naming_id, lookalike_id = naming.id, lookalike.id
+    with database.transaction(lab.sessions) as session:
+        assert privacy.erase_expired(session, NOW, _settings(lab)) == 2 * len(many) + 1
+    with lab.sessions() as session:
+        for mail_id in ids:
+            mail = session.get(OutboxMail, mail_id)
+            assert mail is not None
+            assert (mail.recipient, mail.text_body) == ("", "")
+        assert session.get(OutboxMail, naming_id) is None
+        kept = session.get(OutboxMail, lookalike_id)
+        assert kept is not None
+        assert kept.text_body == f"Von x{many[3]}.uk"
