@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from booking import pages as booking_pages
+from booking import routes as booking_routes
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
 from dashboard.hub import Hub
@@ -214,6 +216,8 @@ def create_app(settings: Settings) -> FastAPI:
         wall_pages.router,
         mail_routes.router,
         mail_pages.router,
+        booking_routes.router,
+        booking_pages.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.
