@@ -91,7 +91,7 @@ def attachment(message: EmailMessage) -> tuple[EmailMessage, bytes]:
     return part, payload
 
 
-def feed_event(lab: Lab, visit_id: int) -> icalendar.Event:
+def feed_event(lab: Lab, visit_id: int) -> icalendar.cal.Component:
     feed = lab.client.get("/api/visits.ics", headers=lab.headers())
     assert feed.status_code == 200
     events = [
@@ -377,7 +377,7 @@ def test_staff_endpoints_refuse_anonymous_and_wall_callers(sqlite_mail_lab: Lab)
         sam = accounts.get_user(session, "sam")
         calendar = accounts.create_token(session, sam, scope=TokenScope.CALENDAR).secret
     client = sqlite_mail_lab.client
-    calls = [
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
         ("get", "/api/visit-requests", None),
         ("get", f"/api/visit-requests/{request_id}", None),
         ("post", f"/api/visit-requests/{request_id}/accept", {}),
