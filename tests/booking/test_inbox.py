@@ -3,6 +3,7 @@ the mail and a third-party iCalendar parser reading the invitation."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
 from typing import Any
@@ -12,11 +13,13 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
+from booking import inbox
 from booking.model import RequestState
 from booking.orm import VisitRequest
 from librarylab import database
 from librarylab.accounts import service as accounts
 from librarylab.accounts.orm import TokenScope
+from librarylab.errors import Conflict
 from mail.orm import OutboxMail
 from tests.conftest import Lab
 from tests.mail.smtp_server import SmtpServer
@@ -398,3 +401,43 @@ def test_staff_endpoints_refuse_anonymous_and_wall_callers(sqlite_mail_lab: Lab)
         assert request is not None
         assert request.state is RequestState.CONFIRMED
     assert outbox_size(sqlite_mail_lab) == 0
+
+
+def test_two_staff_accepting_onto_one_date_at_once_give_it_once(
+    mail_lab: Lab, smtp_server: SmtpServer
+) -> None:
+    """The second decision runs while the first holds its uncommitted claim on the date."""
+    settings = mail_lab.client.app.state.settings  # type: ignore[attr-defined]
+    picked = free_date(mail_lab)
+    first = confirmed_request(mail_lab, email="first@bib.example")
+    second = confirmed_request(mail_lab, email="second@bib.example")
+    now = datetime.now(UTC)
+    outcome: dict[str, str] = {}
+
+    def decide_second() -> None:
+        with mail_lab.sessions() as session:
+            try:
+                inbox.accept(session, second, {"visit_id": picked}, "ada", now, settings)
+                session.commit()
+                outcome["second"] = "accepted"
+            except Conflict as exc:
+                outcome["second"] = exc.message
+
+    with mail_lab.sessions() as session:
+        inbox.accept(session, first, {"visit_id": picked}, "sam", now, settings)
+        other = threading.Thread(target=decide_second)
+        other.start()
+        session.commit()
+    other.join()
+
+    assert outcome["second"] == (
+        "The date 2099-03-05 is no longer free (it is confirmed); pick another one."
+    )
+    states = {
+        r["id"]: (r["state"], r["visit_id"])
+        for r in mail_lab.client.get("/api/visit-requests", headers=mail_lab.headers()).json()
+    }
+    assert states == {first: ("accepted", picked), second: ("confirmed", None)}
+    [mail] = smtp_server.wait_for(1)
+    assert mail["To"] == "first@bib.example"
+    assert outbox_size(mail_lab) == 1
