@@ -441,3 +441,47 @@ def test_two_staff_accepting_onto_one_date_at_once_give_it_once(
     [mail] = smtp_server.wait_for(1)
     assert mail["To"] == "first@bib.example"
     assert outbox_size(mail_lab) == 1
+
+
+def test_markup_in_a_request_reaches_the_html_mail_as_text(
+    sqlite_mail_lab: Lab, smtp_server: SmtpServer
+) -> None:
+    """A library that names itself in HTML cannot put markup into the lab's mail."""
+    request_id = confirmed_request(
+        sqlite_mail_lab,
+        visit_id=free_date(sqlite_mail_lab, held=True),
+        library='<img src="https://evil.example/x.png">Bib',
+        contact_name="<script>alert(1)</script>",
+    )
+    answer = sqlite_mail_lab.client.post(
+        f"/api/visit-requests/{request_id}/accept", json={}, headers=sqlite_mail_lab.headers()
+    )
+    assert answer.status_code == 200, answer.text
+
+    [message] = smtp_server.wait_for(1)
+    html = message.get_body(("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "<script>" not in content
+    assert "<img" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+    assert "&lt;img src=" in content
+
+
+def test_topic_wishes_too_long_together_ask_staff_to_choose_one(sqlite_mail_lab: Lab) -> None:
+    request_id = confirmed_request(
+        sqlite_mail_lab, visit_id=free_date(sqlite_mail_lab, held=True), topics=["x" * 200] * 2
+    )
+    client, headers = sqlite_mail_lab.client, sqlite_mail_lab.headers()
+    path = f"/api/visit-requests/{request_id}/accept"
+
+    refused = client.post(path, json={}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "topic"
+    assert client.get(f"/api/visit-requests/{request_id}", headers=headers).json()["state"] == (
+        "confirmed"
+    )
+    chosen = client.post(path, json={"topic": "Gaming"}, headers=headers)
+    assert chosen.status_code == 200
+    visit = client.get(f"/api/visits/{chosen.json()['visit_id']}", headers=headers).json()
+    assert visit["topic"] == "Gaming"

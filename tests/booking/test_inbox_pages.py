@@ -86,6 +86,25 @@ def test_staff_accept_and_decline_requests_on_the_pages(
     assert "Ausgebucht." in after
     smtp_server.wait_for(2)
     assert smtp_server.envelopes[-1] == ["b@k.example"]
+    third = confirmed_request(lab, library="Bücherei Erkrath", email="c@erkrath.example")
+    missing_end = submit(
+        client, f"/requests/{third}", f"/requests/{third}/accept", {"date": "2099-07-01"}
+    )
+    assert missing_end.status_code == 422
+    assert "2099-07-01" in missing_end.text  # the form keeps what was typed
+    on_new_date = submit(
+        client,
+        f"/requests/{third}",
+        f"/requests/{third}/accept",
+        {"date": "2099-07-01", "start": "09:00", "end": "12:00", "topic": "Makerspace"},
+    )
+    assert on_new_date.status_code == 303
+    made = client.get("/api/visits", headers=lab.headers()).json()
+    assert [
+        (v["date"], v["start"], v["topic"], v["status"])
+        for v in made
+        if v["library"] == "Bücherei Erkrath"
+    ] == [("2099-07-01", "09:00", "Makerspace", "confirmed")]
     filtered = text_of(client.get("/requests?state=declined"))
     assert "Bibliothek Kaarst" in filtered
     assert "Stadtbücherei Hilden" not in filtered
