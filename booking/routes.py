@@ -24,7 +24,7 @@ DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("")
+@router.get("", summary="List visit requests (staff)")
 def read_visit_requests(
     session: SessionDep, _user: CurrentUser, state: RequestState | None = None
 ) -> list[VisitRequestOut]:
@@ -32,14 +32,17 @@ def read_visit_requests(
     return [VisitRequestOut.of(r) for r in inbox.list_requests(session, state)]
 
 
-@router.get("/{request_id}", responses={404: DECISION_RESPONSES[404]})
+@router.get(
+    "/{request_id}", summary="Read a visit request", responses={404: DECISION_RESPONSES[404]}
+)
 def read_visit_request(
     request_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> VisitRequestOut:
+    """One request with its contact and wishes, as the inbox shows it."""
     return VisitRequestOut.of(inbox.get_request(session, request_id))
 
 
-@router.post("/{request_id}/accept", responses=DECISION_RESPONSES)
+@router.post("/{request_id}/accept", summary="Accept a visit request", responses=DECISION_RESPONSES)
 def accept_visit_request(
     request: Request,
     request_id: RecordId,
@@ -60,7 +63,9 @@ def accept_visit_request(
     return VisitRequestOut.of(accepted)
 
 
-@router.post("/{request_id}/decline", responses=DECISION_RESPONSES)
+@router.post(
+    "/{request_id}/decline", summary="Decline a visit request", responses=DECISION_RESPONSES
+)
 def decline_visit_request(
     request: Request,
     request_id: RecordId,
