@@ -17,7 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from booking import pages as booking_pages
 from booking import privacy_pages, privacy_routes
+from booking import routes as booking_routes
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
 from dashboard.hub import Hub
@@ -217,6 +219,8 @@ def create_app(settings: Settings) -> FastAPI:
         mail_pages.router,
         privacy_routes.router,
         privacy_pages.router,
+        booking_routes.router,
+        booking_pages.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.

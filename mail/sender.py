@@ -69,6 +69,7 @@ class Sender:
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._work: asyncio.Future[int] | None = None  # the batch running in its thread
         # Why the server could not be used at the last try; None once it worked again.
         self.problem: str | None = None
 
@@ -146,7 +147,8 @@ class Sender:
         while True:
             self._wakeup.clear()
             try:
-                await asyncio.to_thread(self.run_until_idle)
+                self._work = asyncio.ensure_future(asyncio.to_thread(self.run_until_idle))
+                await asyncio.shield(self._work)
             except SQLAlchemyError as exc:  # the health check reports the database
                 log.warning("cannot read the outbox: %s", type(exc).__name__)
             except Exception as exc:  # keep sending the others; claimed mails return later
@@ -160,3 +162,9 @@ class Sender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._work is not None:
+            # Cancelling does not stop the thread: let its batch end before the caller
+            # disposes of the engine under it (else its connection is left open).
+            with contextlib.suppress(Exception):
+                await self._work
+            self._work = None

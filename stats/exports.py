@@ -16,6 +16,8 @@ def _tallies(tallies: Sequence[Tally]) -> list[list[object]]:
 
 def figures_csv(figures: Figures) -> str:
     tally_header = ["name", "visits", "visitors"]
+    asked = figures.requests
+    rate = "" if asked.acceptance_rate is None else round(asked.acceptance_rate, 4)
     blocks: list[tuple[str, list[str], list[list[object]]]] = [
         ("totals", ["visits", "visitors"], [[figures.visits, figures.visitors]]),
         ("per_year", tally_header, _tallies(figures.per_year)),
@@ -51,6 +53,16 @@ def figures_csv(figures: Figures) -> str:
                     figures.prints.open,
                 ]
             ],
+        ),
+        (
+            "requests",
+            [
+                "total",
+                *(state.value for state, _ in asked.by_state),
+                "confirmed_by_mail",
+                "acceptance_rate",
+            ],
+            [[asked.total, *(n for _, n in asked.by_state), asked.confirmed_by_mail, rate]],
         ),
     ]
     buffer = io.StringIO()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from booking.model import RequestState
 from printers.jobs import JobState
 from stations.model import Kind
 from visits.model import VisitStatus
@@ -89,6 +90,41 @@ class Prints:
     open: int
 
 
+# A request that reached staff: its contact confirmed it by mail.
+REACHED_STAFF = frozenset({RequestState.CONFIRMED, RequestState.ACCEPTED, RequestState.DECLINED})
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Visit requests made in the range, by where they stand, and how many became visits."""
+
+    by_state: tuple[tuple[RequestState, int], ...]  # every state, in the order of the enum
+    total: int
+    confirmed_by_mail: int  # reached staff: waiting, accepted or declined
+    accepted: int
+    acceptance_rate: float | None  # accepted of those confirmed by mail; None without any
+
+    def count(self, state: RequestState) -> int:
+        return dict(self.by_state)[state]
+
+
+def requests(states: Iterable[RequestState]) -> Requests:
+    """Request-to-visit conversion: of the requests confirmed by mail, the share accepted.
+    Requests still waiting count as not (yet) accepted."""
+    counts = dict.fromkeys(RequestState, 0)
+    for state in states:
+        counts[state] += 1
+    reached = sum(counts[s] for s in REACHED_STAFF)
+    accepted = counts[RequestState.ACCEPTED]
+    return Requests(
+        by_state=tuple(counts.items()),
+        total=sum(counts.values()),
+        confirmed_by_mail=reached,
+        accepted=accepted,
+        acceptance_rate=accepted / reached if reached else None,
+    )
+
+
 @dataclass(frozen=True)
 class Figures:
     visits: int
@@ -102,6 +138,7 @@ class Figures:
     minutes_per_kind: tuple[tuple[str, int], ...]
     minutes_per_station: tuple[StationUse, ...]
     prints: Prints
+    requests: Requests
 
 
 def _tallies(visits: Iterable[VisitRow], name_of: Callable[[VisitRow], str]) -> list[Tally]:
@@ -164,6 +201,7 @@ def figures(
     stations: Mapping[int, StationInfo],
     print_states: Mapping[JobState, int],
     today: date,
+    request_states: Iterable[RequestState] = (),
 ) -> Figures:
     """Every figure of the statistics page; ``visits`` may include those that do not count."""
     held = sorted((v for v in visits if v.status in COUNTED), key=lambda v: (v.day, v.id))
@@ -181,4 +219,5 @@ def figures(
         minutes_per_kind=per_kind,
         minutes_per_station=per_station,
         prints=prints(print_states),
+        requests=requests(request_states),
     )

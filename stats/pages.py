@@ -6,17 +6,27 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
+from babel.numbers import format_percent
 from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
+from booking.model import RequestState
 from librarylab.deps import PageUser, SessionDep, SettingsDep
 from librarylab.errors import DomainError, InvalidInput
-from librarylab.templating import gettext_for, render
+from librarylab.templating import gettext_for, render, request_language
 from stats import service
 from stats.model import Figures
 
 router = APIRouter(prefix="/stats", include_in_schema=False)
 
+# The request states as the inbox names them (the catalog holds these texts).
+REQUEST_LABELS = {
+    RequestState.NEW: "not confirmed yet",
+    RequestState.CONFIRMED: "waiting",
+    RequestState.ACCEPTED: "accepted",
+    RequestState.DECLINED: "declined",
+    RequestState.EXPIRED: "expired",
+}
 BAR_SPACE = 360  # of the chart's 640 units: the rest holds the labels and the numbers
 
 
@@ -69,6 +79,9 @@ def _charts(figures: Figures, request: Request) -> dict[str, list[Bar]]:
         "stations": bars(
             [(u.name, u.minutes, f"kind-{u.kind}") for u in figures.minutes_per_station]
         ),
+        "requests": bars(
+            [(_(REQUEST_LABELS[state]), n, "") for state, n in figures.requests.by_state]
+        ),
         "prints": bars(
             [
                 (_("done"), prints.done, "ok"),
@@ -78,6 +91,10 @@ def _charts(figures: Figures, request: Request) -> dict[str, list[Bar]]:
             ]
         ),
     }
+
+
+def _percent(share: float | None, request: Request) -> str:
+    return "–" if share is None else format_percent(share, locale=request_language(request))
 
 
 @router.get("")
@@ -102,6 +119,7 @@ def stats_page(
             "values": raw,
             "figures": figures,
             "charts": _charts(figures, request) if figures else {},
+            "acceptance": _percent(figures.requests.acceptance_rate, request) if figures else "",
             "csv_query": "" if error else urlencode({k: v for k, v in raw.items() if v}),
             "error": error.translated(gettext_for(request)) if error else None,
             "error_field": error.field if error else None,

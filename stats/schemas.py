@@ -6,8 +6,9 @@ from datetime import date
 
 from pydantic import Field
 
+from booking.model import RequestState
 from librarylab.schemas import OutModel
-from stats.model import Figures, Tally
+from stats.model import Figures, Requests, Tally
 
 
 class TallyOut(OutModel):
@@ -47,6 +48,35 @@ class PrintsOut(OutModel):
     open: int = Field(description="Queued, uploading, printing, or waiting for staff (unknown).")
 
 
+class RequestsOut(OutModel):
+    """Visit requests made in the range (on their UTC day), by state, and how many of those
+    confirmed by mail became visits."""
+
+    total: int
+    new: int = Field(description="Not confirmed by mail yet.")
+    confirmed: int = Field(description="Confirmed by mail, waiting for staff.")
+    accepted: int
+    declined: int
+    expired: int = Field(description="Never confirmed by mail.")
+    confirmed_by_mail: int = Field(description="Waiting, accepted or declined.")
+    acceptance_rate: float | None = Field(
+        description="accepted / confirmed_by_mail, from 0 to 1; null without such requests."
+    )
+
+    @classmethod
+    def of(cls, figures: Requests) -> RequestsOut:
+        return cls(
+            total=figures.total,
+            new=figures.count(RequestState.NEW),
+            confirmed=figures.count(RequestState.CONFIRMED),
+            accepted=figures.accepted,
+            declined=figures.count(RequestState.DECLINED),
+            expired=figures.count(RequestState.EXPIRED),
+            confirmed_by_mail=figures.confirmed_by_mail,
+            acceptance_rate=figures.acceptance_rate,
+        )
+
+
 class StatsOut(OutModel):
     """Confirmed and done visits only; free dates, requests and cancelled visits do not count."""
 
@@ -67,6 +97,7 @@ class StatsOut(OutModel):
     prints: PrintsOut = Field(
         description="Print jobs of the visits in the range, and jobs without a visit made then."
     )
+    requests: RequestsOut
 
     @classmethod
     def of(cls, figures: Figures, start: date | None, end: date | None) -> StatsOut:
@@ -100,4 +131,5 @@ class StatsOut(OutModel):
                 cancelled=figures.prints.cancelled,
                 open=figures.prints.open,
             ),
+            requests=RequestsOut.of(figures.requests),
         )

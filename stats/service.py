@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from booking.model import RequestState
+from booking.orm import VisitRequest
 from librarylab.errors import InvalidInput
 from printers.jobs import JobState
 from printers.orm import PrintJob
@@ -146,10 +148,28 @@ def _print_states(session: Session, start: date | None, end: date | None) -> dic
     return states
 
 
+def _request_states(session: Session, start: date | None, end: date | None) -> list[RequestState]:
+    """Requests count on the (UTC) day they were made, like print jobs without a visit."""
+    made = []
+    if start is not None:
+        made.append(VisitRequest.created_at >= datetime.combine(start, time(), UTC))
+    if end is not None:
+        made.append(
+            VisitRequest.created_at < datetime.combine(end + timedelta(days=1), time(), UTC)
+        )
+    query = select(VisitRequest.state, func.count()).where(*made).group_by(VisitRequest.state)
+    return [state for state, count in session.execute(query) for _ in range(count)]
+
+
 def read_figures(session: Session, start: date | None, end: date | None, today: date) -> Figures:
     """The figures for the visits from ``start`` to ``end`` (both included; None: no limit)."""
     check_range(start, end)
     plans, stations = _plans(session, start, end)
     return figures(
-        _visits(session, start, end), plans, stations, _print_states(session, start, end), today
+        _visits(session, start, end),
+        plans,
+        stations,
+        _print_states(session, start, end),
+        today,
+        _request_states(session, start, end),
     )

@@ -3,13 +3,15 @@ translated text with values fills them in whichever language it is shown in."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from jinja2 import nodes
 from sqlalchemy import select
 
+from booking.model import RequestState
+from booking.orm import VisitRequest
 from librarylab import database
 from librarylab.demo import load_demo
 from librarylab.deps import PASSWORD_PAGE
@@ -49,6 +51,11 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
     with database.transaction(sqlite_lab.sessions) as session:
         load_demo(session, now=datetime.now(), data_dir=settings.data_dir)
         planned = session.scalar(select(StoredPlan.visit_id))
+        waiting = VisitRequest(
+            state=RequestState.CONFIRMED, library="Stadtbücherei Hilden", participants=9,
+            language="de", consent_at=datetime.now(UTC), created_at=datetime.now(UTC),
+        )  # fmt: skip
+        session.add(waiting)  # the inbox links its page
     client = sqlite_lab.client
     for name in ("Prusa MK4", "Ultimaker S3"):
         body = {"name": name, "url": "http://127.0.0.1:9", "api_key": "never-shown-key"}

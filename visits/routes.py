@@ -19,7 +19,7 @@ from librarylab.deps import (
 )
 from librarylab.schemas import Day, RecordId
 from visits import service
-from visits.ical import visits_calendar
+from visits.ical import uid_host, visits_calendar
 from visits.schemas import RoundOut, VisitCreate, VisitOut, VisitPatch
 
 router = APIRouter(prefix="/api", tags=["visits"])
@@ -74,7 +74,6 @@ def feed_user(
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def read_visits_calendar(
-    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     _user: Annotated[User, Depends(feed_user)],
@@ -84,7 +83,7 @@ def read_visits_calendar(
         service.list_visits(session, round_name=round),
         lab_name=settings.lab_name,
         timezone=settings.timezone,
-        host=request.url.hostname or "librarylab",
+        host=uid_host(settings.public_url),
     )
     return Response(body, media_type="text/calendar; charset=utf-8")
 

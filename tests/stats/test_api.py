@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from booking.model import RequestState
+from booking.orm import VisitRequest
 from librarylab import database
 from printers.jobs import JobState
 from printers.orm import PrintFile, PrintJob
@@ -218,7 +220,7 @@ def test_the_csv_holds_every_figure_as_its_own_table(history: Lab) -> None:
     blocks = _blocks(response.text)
     assert list(blocks) == [
         "totals", "per_year", "per_round", "libraries", "towns", "topics", "posts",
-        "minutes_per_kind", "minutes_per_station", "prints",
+        "minutes_per_kind", "minutes_per_station", "prints", "requests",
     ]  # fmt: skip
     assert blocks["totals"] == [{"visits": "2", "visitors": "21"}]
     assert blocks["per_round"] == [{"name": "R1", "visits": "2", "visitors": "21"}]
@@ -247,3 +249,49 @@ def test_a_deleted_station_keeps_its_minutes_under_the_name_it_was_planned_with(
     assert ("Vive (old)", "vr", 30) in [
         (s["name"], s["kind"], s["minutes"]) for s in body["minutes_per_station"]
     ]
+
+
+def test_requests_in_the_range_and_their_conversion_to_visits(lab: Lab) -> None:
+    """Seven requests over two years; the figures worked out by hand."""
+    made = [
+        (datetime(2017, 12, 31, 23, 30, tzinfo=UTC), RequestState.ACCEPTED),
+        (datetime(2018, 1, 1, 0, 0, tzinfo=UTC), RequestState.ACCEPTED),
+        (datetime(2018, 2, 1, tzinfo=UTC), RequestState.DECLINED),
+        (datetime(2018, 3, 1, tzinfo=UTC), RequestState.CONFIRMED),
+        (datetime(2018, 4, 1, tzinfo=UTC), RequestState.EXPIRED),
+        (datetime(2018, 5, 1, tzinfo=UTC), RequestState.NEW),
+        (datetime(2018, 12, 31, 23, 59, tzinfo=UTC), RequestState.ACCEPTED),
+    ]
+    with database.transaction(lab.sessions) as session:
+        for at, state in made:
+            session.add(
+                VisitRequest(
+                    state=state, library="Bib", participants=5, language="de",
+                    consent_at=at, created_at=at,
+                )
+            )  # fmt: skip
+
+    everything = _stats(lab)["requests"]
+    in_2018 = _stats(lab, **{"from": "2018-01-01", "to": "2018-12-31"})["requests"]
+    in_2017 = _stats(lab, to="2017-12-31")["requests"]
+
+    assert everything == {
+        "total": 7, "new": 1, "confirmed": 1, "accepted": 3, "declined": 1, "expired": 1,
+        "confirmed_by_mail": 5, "acceptance_rate": 0.6,
+    }  # fmt: skip
+    assert (in_2018["total"], in_2018["accepted"], in_2018["confirmed_by_mail"]) == (6, 2, 4)
+    assert in_2018["acceptance_rate"] == 0.5
+    assert (in_2017["total"], in_2017["acceptance_rate"]) == (1, 1.0)
+    empty = _stats(lab, **{"from": "2030-01-01"})["requests"]
+    assert (empty["total"], empty["acceptance_rate"]) == (0, None)
+    csv_text = lab.client.get(
+        "/api/stats.csv", params={"from": "2018-01-01", "to": "2018-12-31"}, headers=lab.headers()
+    ).text
+    assert _blocks(csv_text)["requests"] == [
+        {
+            "total": "6", "new": "1", "confirmed": "1", "accepted": "2", "declined": "1",
+            "expired": "1", "confirmed_by_mail": "4", "acceptance_rate": "0.5",
+        }
+    ]  # fmt: skip
+    # The existing figures stay as they were.
+    assert _stats(lab)["visits"] == 0

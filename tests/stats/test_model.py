@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from booking.model import RequestState
 from printers.jobs import JobState
 from stats.model import (
     PlanRow,
@@ -17,6 +20,7 @@ from stats.model import (
     figures,
     posts,
     prints,
+    requests,
     station_use,
 )
 from visits.model import VisitStatus
@@ -140,3 +144,41 @@ def test_a_print_is_done_once_it_came_off_the_printer() -> None:
     }
     assert prints(states) == Prints(done=5, failed=2, cancelled=4, open=3)
     assert sum(prints(states).__dict__.values()) == sum(states.values())  # none lost
+
+
+NEW, WAITING, ACCEPTED, DECLINED, EXPIRED = (
+    RequestState.NEW,
+    RequestState.CONFIRMED,
+    RequestState.ACCEPTED,
+    RequestState.DECLINED,
+    RequestState.EXPIRED,
+)
+
+
+@pytest.mark.parametrize(
+    ("states", "confirmed_by_mail", "accepted", "rate"),
+    [
+        ([], 0, 0, None),
+        ([NEW, EXPIRED], 0, 0, None),  # never reached staff: no rate rather than 0 %
+        ([ACCEPTED], 1, 1, 1.0),
+        ([ACCEPTED, DECLINED, WAITING, NEW, EXPIRED], 3, 1, 1 / 3),
+        ([ACCEPTED, ACCEPTED, ACCEPTED, DECLINED], 4, 3, 0.75),
+    ],
+)
+def test_requests_convert_to_visits_among_those_confirmed_by_mail(
+    states: list[RequestState], confirmed_by_mail: int, accepted: int, rate: float | None
+) -> None:
+    result = requests(states)
+    assert result.total == len(states)
+    assert (result.confirmed_by_mail, result.accepted) == (confirmed_by_mail, accepted)
+    assert result.acceptance_rate == (pytest.approx(rate) if rate is not None else None)
+    assert [state for state, _ in result.by_state] == list(RequestState)
+    assert sum(n for _, n in result.by_state) == len(states)
+
+
+def test_the_figures_carry_the_requests_beside_the_visits() -> None:
+    rows = [VisitRow(1, TODAY, "", "Bib", "Neuss", "Gaming", 10, VisitStatus.CONFIRMED)]
+    result = figures(rows, [], STATIONS, {}, TODAY, [ACCEPTED, DECLINED])
+    assert result.visits == 1
+    assert result.requests.acceptance_rate == 0.5
+    assert figures(rows, [], STATIONS, {}, TODAY).requests.total == 0

@@ -13,8 +13,11 @@ from tests.pages import error_of, page_links, text_of
 @pytest.mark.parametrize(
     ("language", "words"),
     [
-        ("de", ("Statistik", "Besuche pro Jahr", "Stationsnutzung", "Demo-Drucke")),
-        ("en", ("Statistics", "Visits per year", "Station use", "Demo prints")),
+        (
+            "de",
+            ("Statistik", "Besuche pro Jahr", "Stationsnutzung", "Demo-Drucke", "Besuchsanfragen"),
+        ),
+        ("en", ("Statistics", "Visits per year", "Station use", "Demo prints", "Visit requests")),
     ],
 )
 def test_the_page_shows_the_figures_in_either_language(
