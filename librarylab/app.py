@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from booking import public as booking_public
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
 from dashboard.hub import Hub
@@ -214,6 +215,7 @@ def create_app(settings: Settings) -> FastAPI:
         wall_pages.router,
         mail_routes.router,
         mail_pages.router,
+        booking_public.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.
