@@ -32,7 +32,7 @@ from booking.model import (
 )
 from booking.orm import VisitRequest
 from librarylab.accounts.sessions import secret_digest
-from librarylab.errors import Conflict, InvalidInput
+from librarylab.errors import Conflict, InvalidInput, Problem
 from librarylab.i18n import Formatter
 from librarylab.settings import LANGUAGES, Language, Settings
 from mail import service as mail
@@ -62,15 +62,18 @@ class RequestInput:
     consent: bool
 
 
+TAKEN = Problem(
+    "visit_id",
+    "This date is no longer free. Choose one of the free dates, or none "
+    "(then the request reaches the lab as a wish).",
+)
+
+
 class DateTaken(Conflict):
     """The named date is not offered (any more); ``free_dates`` are the ones that are."""
 
     def __init__(self, free_dates: Sequence[Visit]) -> None:
-        super().__init__(
-            "This date is no longer free. Choose one of the free dates, or none "
-            "(then the request reaches the lab as a wish).",
-            "visit_id",
-        )
+        super().__init__(TAKEN.template, TAKEN.field)
         self.free_dates = list(free_dates)
 
 
@@ -86,14 +89,14 @@ def checked_request(values: Mapping[str, Any]) -> RequestInput:
             raise InvalidInput(
                 "This text is longer than {limit} characters.", name, limit=MAX_LENGTHS[name]
             )
-    for name, message in (
-        ("library", "Name your library."),
-        ("town", "Name the town of your library."),
-        ("contact_name", "Name a contact person."),
-        ("contact_email", "Give the contact's e-mail address."),
-    ):
-        if not text[name]:
-            raise InvalidInput(message, name)
+    if not text["library"]:
+        raise InvalidInput("Name your library.", "library")
+    if not text["town"]:
+        raise InvalidInput("Name the town of your library.", "town")
+    if not text["contact_name"]:
+        raise InvalidInput("Name a contact person.", "contact_name")
+    if not text["contact_email"]:
+        raise InvalidInput("Give the contact's e-mail address.", "contact_email")
     try:
         email = validate_email(text["contact_email"], check_deliverability=False).normalized
     except EmailNotValidError:
