@@ -24,7 +24,7 @@ from tests.pages import csrf_token, text_of
 
 def add_date(lab: Lab, days: int, status: str = "free", round: str = "Coworking-Runde 3") -> int:
     """A date ``days`` from today (staff API); its id."""
-    body = {
+    body: dict[str, Any] = {
         "date": (date.today() + timedelta(days=days)).isoformat(),
         "start": "10:00",
         "end": "14:00",

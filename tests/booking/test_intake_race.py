@@ -96,9 +96,11 @@ def test_two_confirmations_racing_for_one_date_leave_one_holder(
     first.close()
     second.close()
 
-    assert anna is not None and not anna.date_taken
+    assert anna is not None
+    assert not anna.date_taken
     bert = outcomes["bert"]
-    assert bert is not None and bert.date_taken
+    assert bert is not None
+    assert bert.date_taken
     with sessions() as session:
         stored = {r.contact_email: r for r in session.scalars(select(VisitRequest))}
         assert {r.state for r in stored.values()} == {RequestState.CONFIRMED}

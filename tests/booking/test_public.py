@@ -62,7 +62,8 @@ def test_the_page_shows_dates_what_a_visit_includes_and_the_form_in_german(
     text = text_of(page)
     for words in ("Führung", "VR, Gaming und 3D-Druck", "Zukunftsthema", "#librarylab"):
         assert words in text
-    assert "Coworking-Runde 4" in text and "Alte Runde" not in text
+    assert "Coworking-Runde 4" in text
+    assert "Alte Runde" not in text
     assert "11:00–12:30" in text  # the hands-on block
     soup = BeautifulSoup(page.text, "html.parser")
     assert soup.select_one(f"#date-{taken}") is not None
@@ -153,7 +154,7 @@ def test_a_form_sent_too_fast_or_with_a_forged_start_is_refused(slow_lab: Lab) -
     assert "sehr schnell" in error_of(fast)
     assert 'value="Stadtbibliothek Neuss"' in fast.text  # the entries stay
     data = form_of(slow_lab) | fields()
-    shown, _, signature = data["started"].rpartition(".")
+    _shown, _, signature = data["started"].rpartition(".")
     data["started"] = "request.AAAAAA." + signature  # an older moment, with a stale signature
     forged = slow_lab.client.post("/request", data=data, follow_redirects=False)
     assert forged.status_code == 422
