@@ -6,6 +6,10 @@ never see, a minimum time between showing the form and sending it (a signed time
 the form), limits per client address and per e-mail address (``booking.limits``), and size
 limits on every field. No answer tells whether an address is known: every accepted request,
 a robot's in the honeypot and one over its address's daily limit alike, gets the same answer.
+
+The JSON twin has every rule but the fill time: a script has no form that was shown, and
+the robots a fill time stops are those that post every HTML form they find. The opt-in mail
+and the limits hold it as they hold the form.
 """
 
 from __future__ import annotations
