@@ -10,6 +10,7 @@ it; the other stays a request without a date (a wish) and its mail says so.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 CONFIRM_PATH = "/request/confirm/"
 TEXT_FIELDS = ("library", "town", "contact_name", "contact_email", "wishes")
+# Control characters other than tab and line breaks (PostgreSQL refuses NUL outright).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def checked_request(values: Mapping[str, Any]) -> RequestInput:
     """The request in ``values``, or InvalidInput naming the first field to fix."""
     text = {name: str(values.get(name) or "").strip() for name in TEXT_FIELDS}
     for name in TEXT_FIELDS:
+        if _CONTROL.search(text[name]):
+            raise InvalidInput("Remove the control characters from this text.", name)
         if len(text[name]) > MAX_LENGTHS[name]:
             raise InvalidInput(
                 "This text is longer than {limit} characters.", name, limit=MAX_LENGTHS[name]
@@ -144,6 +149,8 @@ def _topics(raw: Iterable[Any]) -> tuple[str, ...]:
     topics: list[str] = []
     for item in raw:
         topic = str(item or "").strip()
+        if _CONTROL.search(topic):
+            raise InvalidInput("Remove the control characters from this text.", "topics")
         if len(topic) > MAX_LENGTHS["topic"]:
             raise InvalidInput(
                 "A topic is longer than {limit} characters.", "topics", limit=MAX_LENGTHS["topic"]

@@ -199,6 +199,10 @@ def read_free_dates(session: SessionDep, settings: SettingsDep) -> list[FreeDate
             "that are.",
             "content": {MEDIA_TYPE: {"schema": _taken_schema()}},
         },
+        403: {
+            "description": "A browser that holds this site's cookies sent no `x-csrftoken` "
+            "header (scripts without cookies need none).",
+        },
         429: {
             "description": "Too many requests from this client address; `Retry-After` says "
             "how many seconds to wait.",

@@ -162,10 +162,15 @@ def test_a_request_without_a_date_reaches_the_lab_as_a_wish(
     sqlite_mail_lab: Lab, smtp_server: SmtpServer
 ) -> None:
     add_date(sqlite_mail_lab, 10)
-    assert send(sqlite_mail_lab, language="en").status_code == 202
+    answer = send(sqlite_mail_lab, language="en", library="<b>Bib</b> & Co")
+    assert answer.status_code == 202
     [opt_in] = smtp_server.wait_for(1)
     assert "confirm" in opt_in["Subject"]
     assert "none of the free dates" in plain(opt_in)
+    assert "<b>Bib</b> & Co" in plain(opt_in)  # plain text stays plain
+    html = opt_in.get_body(("html",))
+    assert html is not None
+    assert "&lt;b&gt;Bib&lt;/b&gt; &amp; Co" in html.get_content()  # and HTML is escaped
     confirm(sqlite_mail_lab, secret_of(opt_in))
     [stored] = requests_stored(sqlite_mail_lab)
     assert (stored.state, stored.visit_id) == (RequestState.CONFIRMED, None)

@@ -102,6 +102,7 @@ def test_the_form_names_what_to_fix_and_keeps_the_entries(sqlite_mail_lab: Lab) 
         ("participants", "201"),
         ("consent", ""),
         ("visit_id", "morgen"),
+        ("library", "Stadt\x00bibliothek"),
     ):
         answer = post_form(sqlite_mail_lab, **{field: value})
         assert answer.status_code == 422, field
