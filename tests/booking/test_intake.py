@@ -5,11 +5,13 @@ limits, and that no answer tells whether an address is known."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import date, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from booking import intake
@@ -159,8 +161,9 @@ def test_a_confirmed_request_takes_its_date_and_a_second_one_is_refused(
 
 
 def test_a_request_without_a_date_reaches_the_lab_as_a_wish(
-    sqlite_mail_lab: Lab, smtp_server: SmtpServer
+    sqlite_mail_lab: Lab, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     add_date(sqlite_mail_lab, 10)
     answer = send(sqlite_mail_lab, language="en", library="<b>Bib</b> & Co")
     assert answer.status_code == 202
@@ -175,6 +178,13 @@ def test_a_request_without_a_date_reaches_the_lab_as_a_wish(
     [stored] = requests_stored(sqlite_mail_lab)
     assert (stored.state, stored.visit_id) == (RequestState.CONFIRMED, None)
     assert "propose a date" in plain(smtp_server.wait_for(2)[1])
+    # The service's lines, not those of the test's SMTP server (aiosmtpd logs as "mail.log")
+    # or its HTTP client; uvicorn's access log masks the link (tests/librarylab/test_logs.py).
+    others = ("mail.log", "httpx2")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name not in others)
+    assert "visit request 1 confirmed" in logged
+    for private in ("rita@example.org", "Rita Rat", secret_of(opt_in), "Gern mit Kaffee"):
+        assert private not in logged  # no address, name, link or mail body in the log
 
 
 def test_the_later_of_two_requests_for_one_date_becomes_a_wish(
