@@ -19,6 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from booking import pages as booking_pages
 from booking import privacy_pages, privacy_routes
+from booking import public as booking_public
 from booking import routes as booking_routes
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
@@ -221,6 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
         privacy_pages.router,
         booking_routes.router,
         booking_pages.router,
+        booking_public.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.

@@ -5,6 +5,7 @@ wall with live data."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,15 @@ def test_every_page_meets_wcag_21_aa(tmp_path: Path, language: str) -> None:
         default_language=language,
     )
     assert run(["demo"], served.env).returncode == 0
+    served.env["LIBRARYLAB_REQUEST_MIN_FILL_SECONDS"] = "0"
     display = run(["display-token", "create", "Foyer"], served.env).stdout.splitlines()[-1]
     served.start()
     problems: list[str] = []
     try:
+        for days, state in ((9, "free"), (16, "requested")):  # dates on the request page
+            day = (date.today() + timedelta(days=days)).isoformat()
+            body = {"date": day, "status": state, "library": "Stadtbibliothek Neuss"}
+            served.api("POST", "/api/visits", json=body | {"round": "Runde 9", "participants": 5})
         planned = next(
             v["id"]
             for v in served.api("GET", "/api/visits")
@@ -55,6 +61,16 @@ def test_every_page_meets_wcag_21_aa(tmp_path: Path, language: str) -> None:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.goto(f"{served.base}/login")
             problems += _judge(page, "/login")
+            for path in ("/request", "/privacy", "/request/sent"):  # public, no login
+                page.goto(f"{served.base}{path}")
+                problems += _judge(page, path)
+            page.goto(f"{served.base}/request")
+            page.fill("input[name=library]", "x")
+            page.evaluate("document.querySelector('form[action=\"/request\"]').noValidate = true")
+            page.click("form[action='/request'] button[type=submit]")
+            page.get_by_role("alert").wait_for()
+            problems += _judge(page, "/request (an entry to fix)")
+            page.goto(f"{served.base}/login")
             page.fill("input[name=name]", "ada")
             page.fill("input[name=password]", "wrong-password")
             page.click("button[type=submit]")

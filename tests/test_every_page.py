@@ -67,8 +67,12 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
     assert login(client, "ada", ADMIN_PASSWORD).status_code == 303
 
     client.cookies.set("lang", language)
+    # The public request pages, also those reached only by a form or a link in a mail.
+    public = ["/request", "/request/sent", "/request/confirm/not-a-link", "/privacy"]
     pages = crawl(
-        client.get, ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall"], language
+        client.get,
+        ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall", *public],
+        language,
     )
 
     templates = {path: getattr(page, "template", None) for path, page in pages.items()}

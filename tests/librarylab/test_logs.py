@@ -16,6 +16,8 @@ from librarylab.logs import RedactSecrets, Throttle, redact, shown
         ("/wall?lang=en&token=ll_x-y_z&x=1", "/wall?lang=en&token=***&x=1"),
         ("/api/visits?round=token", "/api/visits?round=token"),
         ("/login?next=/visits", "/login?next=/visits"),
+        ("/request/confirm/Ab-3_x?lang=en", "/request/confirm/***?lang=en"),
+        ("/request/confirm/", "/request/confirm/"),
     ],
 )
 def test_tokens_in_query_strings_are_masked(line: str, expected: str) -> None:
