@@ -9,10 +9,14 @@ import time
 from collections.abc import Callable
 
 _SECRET_QUERY = re.compile(r"(?<=[?&])(token|api_key|apikey|password)=[^&\s\"]*", re.IGNORECASE)
+# Personal links whose path is the secret (a library's post link).
+_SECRET_PATH = re.compile(r"(?<=/posts/)[^/?#\s\"]+")
 
 
 def redact(text: str) -> str:
-    """``/api/visits.ics?token=ll_abc&round=1`` → ``/api/visits.ics?token=***&round=1``."""
+    """``/api/visits.ics?token=ll_abc&round=1`` → ``/api/visits.ics?token=***&round=1``;
+    ``/posts/12.abc`` → ``/posts/***``."""
+    text = _SECRET_PATH.sub("***", text)
     return _SECRET_QUERY.sub(lambda match: f"{match.group(1)}=***", text)
 
 
