@@ -59,6 +59,7 @@ class Jobs:
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def run_once(self) -> int:
         """Run every task once; the sum of what they report (mails queued, …)."""
@@ -72,6 +73,7 @@ class Jobs:
         return total
 
     async def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="booking-jobs")
@@ -87,7 +89,7 @@ class Jobs:
 
     async def _run(self) -> None:
         assert self._wakeup is not None
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 await asyncio.to_thread(self.run_once)
@@ -97,8 +99,10 @@ class Jobs:
                 await asyncio.wait_for(self._wakeup.wait(), self._interval)
 
     async def stop(self) -> None:
+        """Let a running round finish (its thread holds a connection that the database's
+        shutdown would otherwise strand), then end."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self.wake()
+            await asyncio.shield(self._task)
             self._task = None

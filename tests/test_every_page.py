@@ -10,6 +10,7 @@ import pytest
 from jinja2 import nodes
 from sqlalchemy import select
 
+from booking.correspondence import post_token, renew_post_link
 from librarylab import database
 from librarylab.demo import load_demo
 from librarylab.deps import PASSWORD_PAGE
@@ -19,6 +20,7 @@ from librarylab.templating import make_environment
 from scheduler.orm import StoredPlan
 from tests.conftest import ADMIN_PASSWORD, Lab
 from tests.pages import crawl, login
+from visits.orm import Visit
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
@@ -49,6 +51,10 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
     with database.transaction(sqlite_lab.sessions) as session:
         load_demo(session, now=datetime.now(), data_dir=settings.data_dir)
         planned = session.scalar(select(StoredPlan.visit_id))
+        visited = session.get(Visit, planned)
+        assert visited is not None
+        renew_post_link(visited)  # a library's personal post page, reached from its mail
+        post_page = f"/posts/{post_token(visited, settings)}"
     client = sqlite_lab.client
     for name in ("Prusa MK4", "Ultimaker S3"):
         body = {"name": name, "url": "http://127.0.0.1:9", "api_key": "never-shown-key"}
@@ -61,7 +67,9 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
 
     client.cookies.set("lang", language)
     pages = crawl(
-        client.get, ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall"], language
+        client.get,
+        ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall", post_page],
+        language,
     )
 
     templates = {path: getattr(page, "template", None) for path, page in pages.items()}

@@ -5,6 +5,7 @@ carrying nobody else's data."""
 from __future__ import annotations
 
 import re
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -18,6 +19,7 @@ from booking.orm import VisitMail
 from librarylab import database
 from librarylab.demo import load_demo
 from librarylab.settings import Settings
+from mail.model import MailState
 from mail.orm import OutboxMail
 from tests.conftest import STAFF_PASSWORD, Lab
 from tests.mail.smtp_server import SmtpServer
@@ -81,6 +83,20 @@ def body_of(message: EmailMessage) -> tuple[str, str]:
     return plain.get_content(), html.get_content()
 
 
+def delivered(lab: Lab, smtp_server: SmtpServer, count: int) -> list[EmailMessage]:
+    """The messages once ``count`` arrived and the sender has settled each (so the service
+    does not shut down under it): a deadline, not a timed assertion."""
+    messages = smtp_server.wait_for(count)
+    waiting = OutboxMail.state.in_([MailState.QUEUED, MailState.SENDING])
+    deadline = time_module.monotonic() + 30
+    while time_module.monotonic() < deadline:
+        with lab.sessions() as session:
+            if not session.scalar(select(func.count()).select_from(OutboxMail).where(waiting)):
+                break
+        time_module.sleep(0.05)
+    return messages
+
+
 def addressed_to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:
     return [m for m in messages if m["To"] == address]
 
@@ -113,7 +129,7 @@ def test_reminder_goes_once_n_days_before_in_each_contacts_language_with_topic_a
     assert count(mail_lab, OutboxMail, kind=MailKind.REMINDER.value) == 2
     assert count(mail_lab, VisitMail, kind=MailKind.REMINDER.value) == 2
 
-    messages = smtp_server.wait_for(2)
+    messages = delivered(mail_lab, smtp_server, 2)
     [de] = addressed_to(messages, "hanna@hilden.example")
     [en] = addressed_to(messages, "ann@archer.example")
     assert de["Subject"] == "Erinnerung: Ihr Besuch im LibraryLab Düsseldorf am 20.03.2031"
@@ -159,7 +175,7 @@ def test_a_moved_visit_gets_a_new_reminder_and_a_changed_mail(
             select(VisitMail.occasion).where(VisitMail.kind == MailKind.REMINDER.value)
         ).all()
     assert sorted(occasions) == [VISIT_DAY.isoformat(), later.isoformat()]
-    messages = smtp_server.wait_for(3)
+    messages = delivered(lab, smtp_server, 3)
     subjects = sorted(m["Subject"] for m in messages)
     assert subjects == [
         "Erinnerung: Ihr Besuch im LibraryLab Düsseldorf am 20.03.2031",
@@ -219,7 +235,7 @@ def test_follow_up_the_day_after_carries_a_personal_link_and_one_reminder_after_
     assert due(mail_lab, at(VISIT_DAY + timedelta(days=1), 0)) == 2
     assert due(mail_lab, at(VISIT_DAY + timedelta(days=2))) == 0
 
-    messages = smtp_server.wait_for(2)
+    messages = delivered(mail_lab, smtp_server, 2)
     [de] = addressed_to(messages, "hanna@hilden.example")
     [en] = addressed_to(messages, "rita@ratingen.example")
     assert (
@@ -260,7 +276,7 @@ def test_follow_up_the_day_after_carries_a_personal_link_and_one_reminder_after_
     assert due(mail_lab, at(follow_up, 0) + FOLLOW_UP_REMINDER_AFTER) == 1
     assert due(mail_lab, at(follow_up, 0) + FOLLOW_UP_REMINDER_AFTER + timedelta(days=3)) == 0
     assert count(mail_lab, OutboxMail, kind=MailKind.FOLLOW_UP_REMINDER.value) == 1
-    messages = smtp_server.wait_for(3)
+    messages = delivered(mail_lab, smtp_server, 3)
     [reminder] = [m for m in messages if m["Subject"].startswith("Kurze Erinnerung")]
     assert reminder["To"] == "hanna@hilden.example"
     assert de_link in body_of(reminder)[0]  # the same personal link
@@ -286,7 +302,7 @@ def test_changed_and_cancelled_mails_from_the_api(mail_lab: Lab, smtp_server: Sm
 
     moved = {"start": "09:30", "hands_on_start": "10:30", "hands_on_end": "11:50"}
     assert mail_lab.client.patch(f"/api/visits/{visit}", json=moved, headers=headers).is_success
-    [changed] = smtp_server.wait_for(1)
+    [changed] = delivered(mail_lab, smtp_server, 1)
     assert (
         changed["Subject"] == "Your visit to LibraryLab Düsseldorf has changed: now on Mar 20, 2031"
     )
@@ -300,7 +316,7 @@ def test_changed_and_cancelled_mails_from_the_api(mail_lab: Lab, smtp_server: Sm
     cancel = {"status": "cancelled"}
     assert mail_lab.client.patch(f"/api/visits/{untold}", json=cancel, headers=headers).is_success
     assert mail_lab.client.patch(f"/api/visits/{visit}", json=cancel, headers=headers).is_success
-    messages = smtp_server.wait_for(2)
+    messages = delivered(mail_lab, smtp_server, 2)
     assert len(messages) == 2
     assert (
         messages[1]["Subject"] == "Your visit to LibraryLab Düsseldorf on Mar 20, 2031 is cancelled"
@@ -335,7 +351,7 @@ def test_changed_and_cancelled_mails_from_the_edit_page(
     assert submit(client, page, page, form).status_code == 303
     assert submit(client, page, page, form).status_code == 303  # saved again unchanged
     assert submit(client, page, page, form | {"status": "cancelled"}).status_code == 303
-    messages = smtp_server.wait_for(2)
+    messages = delivered(lab, smtp_server, 2)
     assert [m["Subject"] for m in messages] == [
         "Ihr Besuch im LibraryLab Düsseldorf hat sich geändert: jetzt am 21.03.2031",
         "Ihr Besuch im LibraryLab Düsseldorf am 21.03.2031 ist abgesagt",
@@ -359,7 +375,7 @@ def test_no_mail_carries_another_visits_contact_address(
         )
     assert due(lab, at(VISIT_DAY - timedelta(days=3))) == 4
     assert due(lab, at(VISIT_DAY + timedelta(days=1))) == 4
-    messages = smtp_server.wait_for(8)
+    messages = delivered(lab, smtp_server, 8)
     assert len(messages) == 8
     for message, raw, envelope in zip(
         messages, smtp_server.raw, smtp_server.envelopes, strict=True

@@ -24,7 +24,7 @@ from booking.orm import VisitMail
 from librarylab import database
 from librarylab.settings import Settings
 from mail.orm import OutboxMail
-from tests.booking.test_correspondence import VISIT_DAY, at, book, settings_of
+from tests.booking.test_correspondence import VISIT_DAY, at, book, delivered, settings_of
 from tests.conftest import Lab, _lab
 from tests.mail.smtp_server import SmtpServer
 from visits.orm import Round, Visit
@@ -108,7 +108,7 @@ def test_the_service_runs_the_jobs_and_stops_them_with_itself(
     today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
     book(lab, date=(today + timedelta(days=3)).isoformat())
     jobs.wake()  # rather than wait a minute
-    [reminder] = smtp_server.wait_for(1)
+    [reminder] = delivered(lab, smtp_server, 1)
     assert reminder["Subject"].startswith("Erinnerung: Ihr Besuch")
     lives.close()  # the service shuts down
     assert not jobs.alive
@@ -180,4 +180,4 @@ def test_two_instances_on_postgresql_queue_each_mail_once(
         nonces = session.scalars(select(Visit.post_link_nonce)).all()
     assert all(nonces)
     assert len(set(nonces)) == 3
-    assert len(smtp_server.wait_for(6)) == 6
+    assert len(delivered(mail_lab, smtp_server, 6)) == 6
