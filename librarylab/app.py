@@ -17,10 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from booking import correspondence, privacy_pages, privacy_routes
 from booking import pages as booking_pages
-from booking import privacy_pages, privacy_routes
+from booking import posts as booking_posts
 from booking import public as booking_public
 from booking import routes as booking_routes
+from booking.jobs import Jobs
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
 from dashboard.hub import Hub
@@ -151,9 +153,12 @@ def create_app(settings: Settings) -> FastAPI:
                 timeout=settings.smtp_timeout_seconds,
             )
             await app.state.mail_sender.start()
+        app.state.jobs = Jobs(app.state.sessions, settings)
+        await app.state.jobs.start()
         try:
             yield
         finally:
+            await app.state.jobs.stop()
             if app.state.mail_sender is not None:
                 await app.state.mail_sender.stop()
                 app.state.mail_sender = None
@@ -196,6 +201,9 @@ def create_app(settings: Settings) -> FastAPI:
         engine, app.state.sessions, print_files.store_dir(settings.data_dir)
     )
     app.state.before_station_deleted = print_queue.before_station_deleted
+    app.state.after_visit_update = lambda session, before, visit: (
+        correspondence.notify_visit_change(session, before, visit, settings)
+    )
     app.state.templates = make_templates(TEMPLATE_PACKAGES)
 
     app.include_router(health.router, responses=HEALTH_RESPONSES)
@@ -223,6 +231,7 @@ def create_app(settings: Settings) -> FastAPI:
         booking_routes.router,
         booking_pages.router,
         booking_public.router,
+        booking_posts.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.

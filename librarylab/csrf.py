@@ -35,6 +35,8 @@ from librarylab.problems import MEDIA_TYPE, ProblemDetails
 
 # A person posting a form without a session yet (the login form) is protected too.
 ALWAYS_PROTECT = {"/login"}
+# The same for public forms under these paths (a personal link's token is part of the path).
+ALWAYS_PROTECT_UNDER = ("/posts/",)
 COOKIE = "csrftoken"  # asgi-csrf's cookie name and signing namespace
 HEADER = b"x-csrftoken"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}  # asgi-csrf checks all others
@@ -88,6 +90,15 @@ def _with_token_cookie(headers: Headers, token: str) -> Headers:
     return [(k, v) for k, v in headers if k != b"cookie"] + [(b"cookie", cookie)]
 
 
+class _Protected:
+    """The paths asgi-csrf checks even without cookies: it asks ``path in always_protect``."""
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (
+            path in ALWAYS_PROTECT or path.startswith(ALWAYS_PROTECT_UNDER)
+        )
+
+
 class CSRFMiddleware:
     """Wraps asgi-csrf: only HTTP requests, the token bound to the login, multipart by
     header."""
@@ -100,7 +111,7 @@ class CSRFMiddleware:
         self.protected = asgi_csrf(
             self._passed,
             signing_secret=signing_secret,
-            always_protect=ALWAYS_PROTECT,
+            always_protect=_Protected(),
             cookie_secure=cookie_secure,
             cookie_samesite="Lax",
             send_csrf_failed=_refuse,

@@ -9,13 +9,14 @@ import time
 from collections.abc import Callable
 
 _SECRET_QUERY = re.compile(r"(?<=[?&])(token|api_key|apikey|password)=[^&\s\"]*", re.IGNORECASE)
-# Links from mail carry their secret in the path (a visit request's opt-in link).
-_SECRET_PATH = re.compile(r"(?<=/request/confirm/)[^/?\s\"]+")
+# Links from mail carry their secret in the path: a visit request's opt-in link, and a
+# library's personal post link.
+_SECRET_PATH = re.compile(r"(?:(?<=/request/confirm/)|(?<=/posts/))[^/?#\s\"]+")
 
 
 def redact(text: str) -> str:
     """``/api/visits.ics?token=ll_abc&round=1`` → ``/api/visits.ics?token=***&round=1``;
-    ``/request/confirm/abc`` → ``/request/confirm/***``."""
+    ``/request/confirm/abc`` → ``/request/confirm/***``; ``/posts/12.abc`` → ``/posts/***``."""
     text = _SECRET_QUERY.sub(lambda match: f"{match.group(1)}=***", text)
     return _SECRET_PATH.sub("***", text)
 

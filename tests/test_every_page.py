@@ -10,6 +10,7 @@ import pytest
 from jinja2 import nodes
 from sqlalchemy import select
 
+from booking.correspondence import post_token, renew_post_link
 from booking.model import RequestState
 from booking.orm import VisitRequest
 from librarylab import database
@@ -21,6 +22,7 @@ from librarylab.templating import make_environment
 from scheduler.orm import StoredPlan
 from tests.conftest import ADMIN_PASSWORD, Lab
 from tests.pages import crawl, login
+from visits.orm import Visit
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
@@ -56,6 +58,10 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
             language="de", consent_at=datetime.now(UTC), created_at=datetime.now(UTC),
         )  # fmt: skip
         session.add(waiting)  # the inbox links its page
+        visited = session.get(Visit, planned)
+        assert visited is not None
+        renew_post_link(visited)  # a library's personal post page, reached from its mail
+        post_page = f"/posts/{post_token(visited, settings)}"
     client = sqlite_lab.client
     for name in ("Prusa MK4", "Ultimaker S3"):
         body = {"name": name, "url": "http://127.0.0.1:9", "api_key": "never-shown-key"}
@@ -71,7 +77,7 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
     public = ["/request", "/request/sent", "/request/confirm/not-a-link", "/privacy"]
     pages = crawl(
         client.get,
-        ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall", *public],
+        ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall", post_page, *public],
         language,
     )
 

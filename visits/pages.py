@@ -245,9 +245,10 @@ def edit_visit_page(
 def update_visit(
     request: Request, visit_id: RecordId, session: SessionDep, _user: PageUser, form: FormDep
 ) -> Response:
-    kept = service.visit_fields(service.get_visit(session, visit_id))["posts"]
+    before = service.visit_fields(service.get_visit(session, visit_id))
     try:
-        service.update_visit(session, visit_id, _values(form, kept))
+        visit = service.update_visit(session, visit_id, _values(form, before["posts"]))
+        request.app.state.after_visit_update(session, before, visit)  # tells its contact
     except DomainError as exc:
         session.rollback()
         return _form_page(request, session, visit_id, dict(form), exc)

@@ -101,7 +101,9 @@ def update_visit(
     session: SessionDep,
     _user: CurrentUser,
 ) -> VisitOut:
+    before = service.visit_fields(service.get_visit(session, visit_id))
     visit = service.update_visit(session, visit_id, body.values())
+    request.app.state.after_visit_update(session, before, visit)  # tells its contact
     session.commit()
     announce(request)
     return VisitOut.of(visit)
