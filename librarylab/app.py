@@ -153,12 +153,13 @@ def create_app(settings: Settings) -> FastAPI:
                 timeout=settings.smtp_timeout_seconds,
             )
             await app.state.mail_sender.start()
-        app.state.jobs = Jobs(app.state.sessions, settings)
-        await app.state.jobs.start()
+        app.state.periodic_jobs = Jobs(app.state.sessions, settings)
+        if settings.periodic_jobs:
+            await app.state.periodic_jobs.start()
         try:
             yield
         finally:
-            await app.state.jobs.stop()
+            await app.state.periodic_jobs.stop()
             if app.state.mail_sender is not None:
                 await app.state.mail_sender.stop()
                 app.state.mail_sender = None

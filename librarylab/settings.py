@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="A request form sent back sooner than this counts as a robot's.",
     )
 
+    periodic_jobs: bool = Field(
+        default=True,
+        description="Run the visit programme's minute jobs in this instance: expiring "
+        "unconfirmed requests, reminders and follow-ups, erasing old contacts. Safe on "
+        "every instance; switch off where one instance should do it alone.",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _plain_public_url(cls, value: str) -> str:

@@ -91,6 +91,9 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
     overrides.setdefault("mqtt_enabled", False)
+    # The minute jobs act on the wall clock (they erase contacts of visits a year old):
+    # tests that want them switch them on, or call a task with their own "now".
+    overrides.setdefault("periodic_jobs", False)
     overrides.setdefault("allowed_hosts", "testserver")  # the host TestClient sends
     return Settings(
         data_dir=tmp_path / "data",

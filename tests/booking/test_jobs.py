@@ -19,8 +19,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from booking.correspondence import queue_due_mails
-from booking.jobs import TASKS, Jobs
-from booking.orm import VisitMail
+from booking.jobs import Jobs
+from booking.model import RequestState
+from booking.orm import VisitMail, VisitRequest
 from librarylab import database
 from librarylab.settings import Settings
 from mail.orm import OutboxMail
@@ -91,27 +92,60 @@ def test_the_loop_survives_failures_and_keeps_running(sqlite_lab: Lab) -> None:
     assert len(calls) >= 3
 
 
-def test_queue_due_mails_is_the_first_task() -> None:
-    assert TASKS[0] is queue_due_mails
-
-
 def test_the_service_runs_the_jobs_and_stops_them_with_itself(
     tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer
 ) -> None:
     lives = cast(
         Generator[Lab, None, None],
-        _lab(tmp_path, sqlite_url, smtp_url=smtp_server.url, mail_from="lab@example.org"),
+        _lab(
+            tmp_path,
+            sqlite_url,
+            smtp_url=smtp_server.url,
+            mail_from="lab@example.org",
+            periodic_jobs=True,
+        ),
     )
     lab = next(lives)
-    jobs: Jobs = lab.client.app.state.jobs  # type: ignore[attr-defined]
+    jobs: Jobs = lab.client.app.state.periodic_jobs  # type: ignore[attr-defined]
     assert jobs.alive
-    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("Europe/Berlin")).date()
     book(lab, date=(today + timedelta(days=3)).isoformat())
+    old = book(lab, date=(today - timedelta(days=400)).isoformat(), contact_email="old@x.example")
+    with database.transaction(lab.sessions) as session:
+        lapsed = VisitRequest(
+            state=RequestState.NEW, library="Bibliothek Kaarst", participants=9, language="de",
+            contact_email="k@kaarst.example", consent_at=now - timedelta(hours=49),
+            created_at=now - timedelta(hours=49), expires_at=now - timedelta(hours=1),
+            opt_in_digest="0" * 64,
+        )  # fmt: skip
+        session.add(lapsed)
     jobs.wake()  # rather than wait a minute
     [reminder] = delivered(lab, smtp_server, 1)
     assert reminder["Subject"].startswith("Erinnerung: Ihr Besuch")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the erasure runs after the mails, in the same round
+        with lab.sessions() as session:
+            erased = session.get_one(Visit, old).contact_erased_at is not None
+            state = session.get_one(VisitRequest, lapsed.id).state
+        if erased:
+            break
+        time.sleep(0.05)
+    assert erased
+    assert state is RequestState.EXPIRED
     lives.close()  # the service shuts down
     assert not jobs.alive
+
+
+def test_without_periodic_jobs_the_service_leaves_old_contacts_alone(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """An instance told not to run them (another one does) never starts the jobs."""
+    lives = cast(Generator[Lab, None, None], _lab(tmp_path, sqlite_url, periodic_jobs=False))
+    lab = next(lives)
+    jobs: Jobs = lab.client.app.state.periodic_jobs  # type: ignore[attr-defined]
+    assert not jobs.alive
+    lives.close()
 
 
 @pytest.mark.postgres
