@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 from booking.model import FOLLOW_UP_REMINDER_AFTER, MailKind
 from booking.orm import VisitMail
 from librarylab.errors import InvalidInput, NotFound
-from librarylab.i18n import Formatter
 from librarylab.settings import LANGUAGES, Language, Settings
 from mail import service as mail
 from scheduler import service as plans
@@ -123,23 +122,14 @@ def _send(
     """Render the mail ``kind`` for ``visit`` in its contact's language and queue it; the
     outbox id."""
     language = _language(visit)
-    rendered = mail.render(
+    queued = mail.queue(
+        session,
         kind.value,
-        language,
+        to=visit.contact_email,
+        language=language,  # due at once: ``now`` may be a test's or a catch-up's time
         lab_name=settings.lab_name,
-        lang=language,
-        fmt=Formatter(language),
         visit=VisitLetter.of(visit),
         **context,
-    )
-    queued = mail.enqueue(
-        session,
-        to=visit.contact_email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        language=language,
-        kind=kind.value,  # due at once: ``now`` may be a test's or a catch-up's time
     )
     session.flush()
     return queued.id

@@ -238,10 +238,21 @@ def _mail_accepted(
 ) -> None:
     language = _language(request)
     fmt = Formatter(language)
-    rendered = mail.render(
+    ics = invitation(
+        visit,
+        lab_name=settings.lab_name,
+        timezone=settings.timezone,
+        host=uid_host(settings.public_url),
+        organizer=settings.mail_from or f"librarylab@{uid_host(settings.public_url)}",
+        now=now,
+    )
+    mail.queue(
+        session,
         MailKind.ACCEPTED,
-        language,
-        lang=language,
+        to=request.contact_email,
+        language=language,
+        attachments=[("librarylab-visit.ics", INVITATION_TYPE, ics)],
+        now=now,
         lab_name=settings.lab_name,
         contact_name=request.contact_name,
         library=visit.library,
@@ -255,52 +266,24 @@ def _mail_accepted(
         topic=visit.topic,
         channels=[p.kind.value for p in visit.posts if not p.published],
     )
-    ics = invitation(
-        visit,
-        lab_name=settings.lab_name,
-        timezone=settings.timezone,
-        host=uid_host(settings.public_url),
-        organizer=settings.mail_from or f"librarylab@{uid_host(settings.public_url)}",
-        now=now,
-    )
-    mail.enqueue(
-        session,
-        to=request.contact_email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        language=language,
-        attachments=[("librarylab-visit.ics", INVITATION_TYPE, ics)],
-        kind=MailKind.ACCEPTED,
-        now=now,
-    )
 
 
 def _mail_declined(
     session: Session, request: VisitRequest, now: datetime, settings: Settings
 ) -> None:
     language = _language(request)
-    fmt = Formatter(language)
     visit = request.visit
-    rendered = mail.render(
+    mail.queue(
+        session,
         MailKind.DECLINED,
-        language,
-        lang=language,
+        to=request.contact_email,
+        language=language,
+        now=now,
         lab_name=settings.lab_name,
         contact_name=request.contact_name,
         library=request.library,
-        date=fmt.weekday_date(visit.date) if visit is not None else "",
+        date=Formatter(language).weekday_date(visit.date) if visit is not None else "",
         message=request.decline_message,
-    )
-    mail.enqueue(
-        session,
-        to=request.contact_email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        language=language,
-        kind=MailKind.DECLINED,
-        now=now,
     )
 
 

@@ -34,7 +34,6 @@ from booking.model import (
 from booking.orm import VisitRequest
 from librarylab.accounts.sessions import secret_digest
 from librarylab.errors import Conflict, InvalidInput, Problem
-from librarylab.i18n import Formatter
 from librarylab.settings import LANGUAGES, Language, Settings
 from mail import service as mail
 from visits.model import VisitStatus
@@ -333,24 +332,15 @@ def _send(
     """One mail to the request's own contact, about this request alone."""
     language: Language = "en" if request.language == "en" else "de"
     visit = session.get(Visit, request.visit_id) if request.visit_id is not None else None
-    rendered = mail.render(
+    mail.queue(
+        session,
         kind.value,
-        language,
-        lang=language,
+        to=request.contact_email,
+        language=language,
+        now=now,
         lab_name=settings.lab_name,
         request=request,
         visit=visit,
-        fmt=Formatter(language),
         zone=ZoneInfo(settings.timezone),
         **context,
-    )
-    mail.enqueue(
-        session,
-        to=request.contact_email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        language=language,
-        kind=kind.value,
-        now=now,
     )

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from librarylab.errors import Conflict, InvalidInput, NotFound
-from librarylab.i18n import translations
+from librarylab.i18n import Formatter, translations
 from librarylab.settings import LANGUAGES, Language
 from mail.model import LEASE, MAX_SUBJECT_LENGTH, Failure, MailState, after_failure, header_problem
 from mail.orm import OutboxMail
@@ -142,6 +142,32 @@ def enqueue(
     session.add(mail)
     session.info[ENQUEUED] = True
     return mail
+
+
+def queue(
+    session: Session,
+    kind: str,
+    *,
+    to: str,
+    language: Language,
+    attachments: Sequence[Attachment] = (),
+    now: datetime | None = None,
+    **context: Any,
+) -> OutboxMail:
+    """Render the mail ``kind`` in the reader's ``language`` and add it to the outbox like
+    :func:`enqueue`; its templates also get ``lang`` and a ``fmt`` for dates and times."""
+    rendered = render(kind, language, lang=language, fmt=Formatter(language), **context)
+    return enqueue(
+        session,
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        language=language,
+        attachments=attachments,
+        kind=kind,
+        now=now,
+    )
 
 
 def attachments_of(mail: OutboxMail) -> list[Attachment]:
