@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
 
 from booking.model import MAX_LENGTHS
 from tests.booking.test_intake import add_date, mails_queued, requests_stored
@@ -161,3 +162,19 @@ def test_a_form_sent_too_fast_or_with_a_forged_start_is_refused(slow_lab: Lab) -
     assert forged.status_code == 422
     assert "abgelaufen" in error_of(forged)
     assert requests_stored(slow_lab) == []
+
+
+def test_a_request_posted_from_another_site_is_refused(sqlite_mail_lab: Lab) -> None:
+    """A page elsewhere cannot send requests through a visitor's browser, which would spend
+    the visitor's address allowance and put mail in a stranger's inbox under their name."""
+    stranger = TestClient(sqlite_mail_lab.client.app)
+    no_cookie = stranger.post("/request", data=fields(), follow_redirects=False)
+    assert no_cookie.status_code == 403
+    stranger.get("/request")  # holds the csrftoken cookie now, but posts a wrong field
+    wrong = stranger.post("/request", data=fields() | {"csrftoken": "x"}, follow_redirects=False)
+    assert wrong.status_code == 403
+    confirm = stranger.post("/request/confirm/any-secret", data={}, follow_redirects=False)
+    assert confirm.status_code == 403
+    assert requests_stored(sqlite_mail_lab) == []
+    assert mails_queued(sqlite_mail_lab) == 0
+    assert post_form(sqlite_mail_lab).status_code == 303  # the page's own form still works
