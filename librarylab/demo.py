@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from visits.service import create_visit
 
 ROUND_1 = "Coworking-Runde 1"
 ROUND_2 = "Coworking-Runde 2"
+ROUND_OPEN = "Coworking-Runde 3"  # the round whose dates libraries can still ask for
+FREE_DATES_AHEAD = 3  # free Wednesdays in the open round, from two weeks on
 
 STATIONS: list[dict[str, Any]] = [
     {"name": "VR-Brille HTC Vive", "kind": Kind.VR, "capacity": 2, "needs_staff": True},
@@ -155,7 +157,8 @@ def load_demo(
 
     With ``data_dir``, also two placeholder demo print files. With ``now`` (local time),
     also a visit for today whose hands-on block starts a few minutes later, already planned
-    (and, with the files, its demo prints queued), so the wall comes alive at once.
+    (and, with the files, its demo prints queued), so the wall comes alive at once; and free
+    dates ahead, so that the public request page offers some.
     """
     for station in STATIONS:
         create_station(session, station)
@@ -171,7 +174,15 @@ def load_demo(
         return len(STATIONS), len(VISITS)
     today = create_visit(session, todays_visit(now))
     make_plan(session, today.id, PlanOptions(), Defaults())
-    return len(STATIONS), len(VISITS) + 1
+    for day in free_dates_ahead(now.date()):
+        create_visit(session, _DAY | {"date": day, "status": VisitStatus.FREE, "round": ROUND_OPEN})
+    return len(STATIONS), len(VISITS) + 1 + FREE_DATES_AHEAD
+
+
+def free_dates_ahead(today: date) -> list[date]:
+    """Every other Wednesday from two weeks after ``today``: the open round's free dates."""
+    first = today + timedelta(days=14 + (2 - today.weekday()) % 7)
+    return [first + timedelta(weeks=2 * n) for n in range(FREE_DATES_AHEAD)]
 
 
 def todays_visit(now: datetime) -> dict[str, Any]:

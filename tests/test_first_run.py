@@ -157,6 +157,15 @@ def test_a_newcomer_walks_through_the_first_run(first_run: FirstRun) -> None:
             counts[language] = len(pages)
         print(f"first run: {counts} pages read without an error")
 
+        # A library, without an account, finds the open round's free dates to ask for.
+        with httpx2.Client(base_url=first_run.base, timeout=30) as library:
+            for language, heading in (("de", "Besuch anfragen"), ("en", "Request a visit")):
+                page = library.get("/request", params={"lang": language})
+                assert page.status_code == 200, page.text
+                assert heading in page.text
+                offered = BeautifulSoup(page.text, "html.parser").select("input[name=visit_id]")
+                assert len([o for o in offered if o.get("value")]) == 3  # the demo's free dates
+
         # A display link for the wall screen, made on the staff page.
         client.cookies.set("lang", "de")
         made = client.post(

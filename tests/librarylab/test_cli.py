@@ -83,7 +83,7 @@ def test_a_calendar_token_from_the_cli_opens_the_feed_alone(
 def test_demo_fills_an_empty_database_once(env: dict[str, str]) -> None:
     first = run(["demo"], env)
     assert first.returncode == 0, first.stderr
-    assert "9 stations, 10 visits" in first.stdout  # the program and a visit for today
+    assert "9 stations, 13 visits" in first.stdout  # the program, a visit today, 3 free dates
     again = run(["demo"], env)
     assert again.returncode == 2
     assert again.stderr.startswith("error: the database already holds")
