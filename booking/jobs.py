@@ -9,8 +9,6 @@ time; the others run regardless.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from booking import correspondence, intake, privacy
 from librarylab.database import transaction
 from librarylab.settings import Settings
+from librarylab.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,10 @@ def _name(task: Task) -> str:
     return f"{getattr(task, '__module__', '?')}.{getattr(task, '__qualname__', repr(task))}"
 
 
-class Jobs:
+class Jobs(Ticker):
     """Runs ``tasks`` every ``interval`` seconds, each in a transaction of its own."""
+
+    name = "booking-jobs"
 
     def __init__(
         self,
@@ -58,12 +59,11 @@ class Jobs:
         self._sessions = sessions
         self._settings = settings
         self.tasks = tuple(tasks)
-        self._interval = interval
         self._clock = clock
-        self._wakeup: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        super().__init__(interval)
+
+    def tick(self) -> int:
+        return self.run_once()
 
     def run_once(self) -> int:
         """Run every task once; the sum of what they report (mails queued, …)."""
@@ -75,38 +75,3 @@ class Jobs:
             except Exception as exc:  # the next run tries again; the other tasks go on
                 log.error("periodic task %s failed: %s", _name(task), type(exc).__name__)
         return total
-
-    async def start(self) -> None:
-        self._stopping = False
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="booking-jobs")
-
-    def wake(self) -> None:
-        """Run the tasks now (callable from any thread)."""
-        if self._loop is not None and self._wakeup is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
-
-    @property
-    def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def _run(self) -> None:
-        assert self._wakeup is not None
-        while not self._stopping:
-            self._wakeup.clear()
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception as exc:  # run_once catches the tasks' errors; this is a bug
-                log.error("periodic tasks: unexpected %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._interval)
-
-    async def stop(self) -> None:
-        """Let a running round finish (its thread holds a connection that the database's
-        shutdown would otherwise strand), then end."""
-        if self._task is not None:
-            self._stopping = True
-            self.wake()
-            await asyncio.shield(self._task)
-            self._task = None

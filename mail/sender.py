@@ -8,8 +8,6 @@ with the same Message-ID; an SMTP server that is down loses nothing).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarylab.database import transaction
+from librarylab.ticker import Ticker
 from mail import service
 from mail.orm import OutboxMail
 from mail.smtp import Connection, Letter, MailRefused, ServerTrouble, SmtpAddress
@@ -45,8 +44,10 @@ def wake_on_commit(sessions: sessionmaker[Session], wake: Callable[[], None]) ->
     event.listen(sessions, "after_rollback", rolled_back)
 
 
-class Sender:
+class Sender(Ticker):
     """Delivers the outbox over one SMTP server."""
+
+    name = "mail-sender"
 
     def __init__(
         self,
@@ -63,13 +64,9 @@ class Sender:
         self._address = address
         self._from = mail_from
         self._timeout = timeout
-        self._poll = poll_seconds
         self._batch = batch
         self._clock = clock
-        self._wakeup: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._work: asyncio.Future[int] | None = None  # the batch running in its thread
+        super().__init__(poll_seconds)
         # Why the server could not be used at the last try; None once it worked again.
         self.problem: str | None = None
 
@@ -121,6 +118,9 @@ class Sender:
             state = service.mark_failed(session, mail_id, attempt, exc.failure, self._clock())
         log.info("mail %s attempt %d: %s (%s)", mail_id, attempt, exc.failure.text, state.value)
 
+    def tick(self) -> int:
+        return self.run_until_idle()
+
     def run_until_idle(self) -> int:
         """Work through every due mail; how many attempts were made."""
         total = 0
@@ -128,43 +128,8 @@ class Sender:
             total += tried
         return total
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="mail-sender")
-
-    def wake(self) -> None:
-        """Look at the outbox now (callable from any thread)."""
-        if self._loop is not None and self._wakeup is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
-
-    @property
-    def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def _run(self) -> None:
-        assert self._wakeup is not None
-        while True:
-            self._wakeup.clear()
-            try:
-                self._work = asyncio.ensure_future(asyncio.to_thread(self.run_until_idle))
-                await asyncio.shield(self._work)
-            except SQLAlchemyError as exc:  # the health check reports the database
-                log.warning("cannot read the outbox: %s", type(exc).__name__)
-            except Exception as exc:  # keep sending the others; claimed mails return later
-                log.error("mail sender: unexpected %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._work is not None:
-            # Cancelling does not stop the thread: let its batch end before the caller
-            # disposes of the engine under it (else its connection is left open).
-            with contextlib.suppress(Exception):
-                await self._work
-            self._work = None
+    def failed(self, exc: Exception) -> None:
+        if isinstance(exc, SQLAlchemyError):  # the health check reports the database
+            log.warning("cannot read the outbox: %s", type(exc).__name__)
+        else:  # keep sending the others; claimed mails return later
+            log.error("mail sender: unexpected %s", type(exc).__name__)
