@@ -60,6 +60,9 @@ class Jobs(Ticker):
         self._settings = settings
         self.tasks = tuple(tasks)
         self._clock = clock
+        # Each task that failed in the last round, with its error's type (for the health check).
+        self.failing: dict[str, str] = {}
+        self.last_round_at: datetime | None = None
         super().__init__(interval)
 
     def tick(self) -> int:
@@ -68,10 +71,14 @@ class Jobs(Ticker):
     def run_once(self) -> int:
         """Run every task once; the sum of what they report (mails queued, …)."""
         total = 0
+        failing = {}
         for task in self.tasks:
             try:
                 with transaction(self._sessions) as session:
                     total += task(session, self._clock(), self._settings)
             except Exception as exc:  # the next run tries again; the other tasks go on
+                failing[_name(task)] = type(exc).__name__
                 log.error("periodic task %s failed: %s", _name(task), type(exc).__name__)
+        self.failing = failing
+        self.last_round_at = self._clock()
         return total

@@ -38,6 +38,14 @@ def read_health(request: Request) -> JSONResponse:
     problems = _problems(request, database_ok, mqtt, printers)
     if mail["enabled"] and mail["problem"]:
         problems.append({"component": "mail", "detail": mail["problem"]})
+    jobs = _periodic_jobs(request)
+    if jobs["enabled"]:
+        if not jobs["alive"]:
+            problems.append(
+                {"component": "periodic jobs", "detail": "the minute jobs have stopped"}
+            )
+        for task, error in jobs["failing"].items():
+            problems.append({"component": "periodic jobs", "detail": f"{task} failed: {error}"})
     verdict = "degraded" if problems else "ok"
     if not database_ok:
         verdict = "error"
@@ -48,6 +56,7 @@ def read_health(request: Request) -> JSONResponse:
         "mqtt": mqtt,
         "printers": printers,
         "mail": mail,
+        "periodic_jobs": jobs,
         "problems": problems,
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
@@ -109,6 +118,21 @@ def _mail(request: Request, database_ok: bool) -> dict[str, Any]:
         return {"enabled": False, **counts}
     problem = sender.problem if sender.alive else "the mail sender has stopped"
     return {"enabled": True, **counts, "problem": problem}
+
+
+def _periodic_jobs(request: Request) -> dict[str, Any]:
+    """The minute jobs (request expiry, visit mail, erasure): running, and which task failed
+    in the last round by its error's type (its text may quote a mail)."""
+    jobs = getattr(request.app.state, "periodic_jobs", None)
+    if jobs is None or not request.app.state.settings.periodic_jobs:
+        return {"enabled": False}
+    last = jobs.last_round_at
+    return {
+        "enabled": True,
+        "alive": jobs.alive,
+        "last_round": last.isoformat() if last else None,
+        "failing": dict(jobs.failing),
+    }
 
 
 def _mqtt(request: Request) -> dict[str, Any]:

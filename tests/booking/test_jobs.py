@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -215,3 +215,40 @@ def test_two_instances_on_postgresql_queue_each_mail_once(
     assert all(nonces)
     assert len(set(nonces)) == 3
     assert len(delivered(mail_lab, smtp_server, 6)) == 6
+
+
+def test_health_names_a_failing_task_and_stopped_jobs_but_no_error_text(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    lives = cast(Generator[Lab, None, None], _lab(tmp_path, sqlite_url, periodic_jobs=True))
+    lab = next(lives)
+    jobs: Jobs = lab.client.app.state.periodic_jobs  # type: ignore[attr-defined]
+
+    def health() -> dict[str, Any]:
+        body: dict[str, Any] = lab.client.get("/api/health").json()
+        return body
+
+    def after_a_round(previous: object) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while jobs.last_round_at == previous and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return health()
+
+    fine = after_a_round(None)
+    assert fine["status"] == "ok", fine
+    assert fine["periodic_jobs"]["alive"] is True
+    assert fine["periodic_jobs"]["failing"] == {}
+
+    jobs.tasks = (*jobs.tasks, _failing)
+    last = jobs.last_round_at
+    jobs.wake()
+    failed = after_a_round(last)
+    assert failed["status"] == "degraded"
+    [problem] = [p for p in failed["problems"] if p["component"] == "periodic jobs"]
+    assert problem["detail"].endswith("_failing failed: ValueError")
+    assert "anna@example.org" not in str(failed)
+
+    lab.client.portal.call(jobs.stop)  # type: ignore[union-attr]
+    stopped = health()
+    assert "the minute jobs have stopped" in [p["detail"] for p in stopped["problems"]]
+    lives.close()
