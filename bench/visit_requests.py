@@ -1,6 +1,7 @@
 """Visit requests: the time of one public request (its limits counted, the request stored, the
 opt-in mail rendered and queued, committed) and of one confirmation (the date taken by a
-conditional UPDATE, the "received" mail queued, committed), on a migrated SQLite database.
+conditional UPDATE, the "received" mail queued, committed), on a migrated SQLite database;
+against a baseline measured in the same run: staff storing a visit (one insert, committed).
 
     .venv/bin/python bench/visit_requests.py --requests 200 --runs 3
 """
@@ -25,12 +26,13 @@ from booking import intake, limits
 from librarylab import database
 from librarylab.settings import Settings
 from mail.orm import OutboxMail
+from visits import service as visits
 from visits.model import VisitStatus
 from visits.orm import Visit
 
 
-def one_run(requests: int) -> tuple[float, float]:
-    """Median milliseconds of a request and of a confirmation."""
+def one_run(requests: int) -> tuple[float, float, float]:
+    """Median milliseconds of a request, of a confirmation and of the baseline."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.sqlite3"
         settings = Settings(data_dir=Path(folder), database_url=url, secret_key=SecretStr("b" * 40))
@@ -84,8 +86,18 @@ def one_run(requests: int) -> tuple[float, float]:
             with database.transaction(sessions) as session:
                 assert intake.confirm(session, secret, now=now, settings=settings)
             confirms.append(time.perf_counter() - started)
+        baseline = []
+        for n in range(requests):
+            started = time.perf_counter()
+            with database.transaction(sessions) as session:
+                visits.create_visit(
+                    session,
+                    {"date": date.today() + timedelta(days=400 + n), "status": VisitStatus.FREE},
+                )
+            baseline.append(time.perf_counter() - started)
         engine.dispose()
-    return statistics.median(submits) * 1000, statistics.median(confirms) * 1000
+    submit, confirm, base = (statistics.median(x) * 1000 for x in (submits, confirms, baseline))
+    return submit, confirm, base
 
 
 def main() -> None:
@@ -96,7 +108,12 @@ def main() -> None:
     results = [one_run(args.requests) for _ in range(args.runs)]
     submit = statistics.median(r[0] for r in results)
     confirm = statistics.median(r[1] for r in results)
-    print(f"request: {submit:.1f} ms, confirmation: {confirm:.1f} ms (median of {args.runs} runs)")
+    base = statistics.median(r[2] for r in results)
+    print(
+        f"request: {submit:.1f} ms ({submit / base:.1f}x), confirmation: {confirm:.1f} ms "
+        f"({confirm / base:.1f}x), baseline (staff store a visit): {base:.1f} ms "
+        f"(medians of {args.runs} runs)"
+    )
 
 
 if __name__ == "__main__":
