@@ -332,8 +332,14 @@ def restore_backup(
                     "knows; restore it with the version that wrote it, or a newer one "
                     "(nothing was changed)"
                 )
+            kind = "sqlite" if url.startswith("sqlite") else "postgresql"
+            if manifest.database != kind:
+                raise BackupError(
+                    f"this archive holds a {manifest.database} database; restore it into "
+                    f"{manifest.database} (LIBRARYLAB_DATABASE_URL), not {kind}"
+                )
             check_empty_target(settings, engine)
-            member = SQLITE_MEMBER if manifest.database == "sqlite" else POSTGRES_MEMBER
+            member = SQLITE_MEMBER if kind == "sqlite" else POSTGRES_MEMBER
             engine.dispose()  # SQLite: no open connection while the file is replaced
             report("loading the database")
             load_database(url, member, root / member)

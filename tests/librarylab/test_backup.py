@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -420,3 +421,42 @@ def test_serve_writes_the_daily_backup_when_a_folder_is_set(
         manifest = json.loads(packed.extractfile(MANIFEST).read())  # type: ignore[union-attr]
     assert manifest["database"] == "sqlite"
     assert manifest["schema_revision"]
+
+
+def test_an_archive_of_an_older_schema_is_upgraded_after_loading(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    source = make_settings(tmp_path, f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    engine = database.make_engine(source.database_url)
+    head = database.current_revision(database.make_engine(f"sqlite:///{sqlite_template}"))
+    script = ScriptDirectory.from_config(database.alembic_config(engine))
+    assert head is not None
+    older = script.get_revision(head).down_revision
+    assert isinstance(older, str)
+    database.upgrade(engine, older)
+    engine.dispose()
+    archive = tmp_path / "old.tar.gz"
+    assert run(["backup", str(archive)], env_for(source)).returncode == 0
+
+    target = make_settings(tmp_path / "restored", f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    restored = run(["restore", str(archive)], env_for(target))
+
+    assert restored.returncode == 0, restored.stderr
+    assert f"schema upgraded from {older}" in restored.stdout
+    upgraded = database.make_engine(target.database_url)
+    assert database.current_revision(upgraded) == head
+    upgraded.dispose()
+
+
+def test_restore_refuses_an_archive_of_the_other_database_kind(
+    pair: Pair, tmp_path: Path, database_url: str
+) -> None:
+    archive = tmp_path / "lab.tar.gz"
+    assert run(["backup", str(archive)], env_for(pair.source)).returncode == 0
+    other = "postgresql" if database_url.startswith("sqlite") else "sqlite"
+    _rewrite_manifest(archive, {"database": other})
+
+    refused = run(["restore", str(archive)], env_for(pair.target))
+
+    assert refused.returncode == 2
+    assert f"this archive holds a {other} database" in refused.stderr
