@@ -222,6 +222,8 @@ def write_backup(settings: Settings, target: Path, now: datetime | None = None) 
         revision = database.current_revision(engine)
     finally:
         engine.dispose()
+    if revision is None:
+        raise BackupError("the database has no schema yet: there is nothing to back up")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="librarylab-backup-") as scratch:
         dumped = Path(scratch) / "database"

@@ -107,6 +107,8 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> None:
         manifest = write_backup(settings, args.file)
     except BackupError as exc:
         raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.file}: {exc.strerror}") from None
     files = sum(1 for name in manifest.checksums if name.startswith("data/"))
     print(
         f"backup written to {args.file}: {manifest.database} database at schema "
@@ -127,6 +129,8 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> None:
         restored = restore_backup(settings, args.file, report=print)
     except BackupError as exc:
         raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot restore into {settings.data_dir}: {exc.strerror}") from None
     print(
         f"restored the backup of {restored.manifest.created_at}: {restored.files} file(s), "
         f"{time.monotonic() - started:.1f} s"

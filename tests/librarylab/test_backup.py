@@ -460,3 +460,19 @@ def test_restore_refuses_an_archive_of_the_other_database_kind(
 
     assert refused.returncode == 2
     assert f"this archive holds a {other} database" in refused.stderr
+
+
+def test_backup_of_a_database_without_schema_or_into_a_missing_folder_says_why(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    empty = make_settings(tmp_path / "none", f"sqlite:///{tmp_path / 'none.sqlite3'}")
+    refused = run(["backup", str(tmp_path / "a.tar.gz")], env_for(empty))
+    assert refused.returncode == 2
+    assert refused.stderr == "error: the database has no schema yet: there is nothing to back up\n"
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    settings = make_settings(tmp_path, sqlite_url)
+    failed = run(["backup", str(blocked / "lab.tar.gz")], env_for(settings))
+    assert failed.returncode == 2
+    assert failed.stderr.startswith(f"error: cannot write {blocked / 'lab.tar.gz'}:")
