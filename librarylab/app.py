@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -30,6 +31,7 @@ from dashboard.topics import Topics
 from librarylab import __version__, health
 from librarylab.accounts import pages as account_pages
 from librarylab.accounts import routes as account_routes
+from librarylab.backup import DailyBackup
 from librarylab.bodies import BodyLimitMiddleware
 from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
 from librarylab.crypto import SecretBox
@@ -156,9 +158,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.periodic_jobs = Jobs(app.state.sessions, settings)
         if settings.periodic_jobs:
             await app.state.periodic_jobs.start()
+        backups = None
+        if settings.backup_dir:
+            backups = DailyBackup(settings, Path(settings.backup_dir), settings.backup_keep)
+            await backups.start()
         try:
             yield
         finally:
+            if backups is not None:
+                await backups.stop()
             await app.state.periodic_jobs.stop()
             if app.state.mail_sender is not None:
                 await app.state.mail_sender.stop()

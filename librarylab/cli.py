@@ -1,5 +1,5 @@
-"""The ``librarylab`` command: serve, migrate, demo data, accounts, tokens, MQTT accounts and
-personal data.
+"""The ``librarylab`` command: serve, migrate, demo data, backup and restore, accounts, tokens,
+MQTT accounts and personal data.
 
 Every expected failure ends with one ``error:`` line and exit status 2, never a traceback.
 """
@@ -95,6 +95,55 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
         stations, visits = load_demo(session, now, settings.data_dir)
     print(f"loaded demo data: {stations} stations, {visits} visits")
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> None:
+    import time
+
+    from librarylab.backup import BackupError, write_backup
+
+    started = time.monotonic()
+    try:
+        manifest = write_backup(settings, args.file)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.file}: {exc.strerror}") from None
+    files = sum(1 for name in manifest.checksums if name.startswith("data/"))
+    print(
+        f"backup written to {args.file}: {manifest.database} database at schema "
+        f"{manifest.schema_revision}, {files} file(s), {time.monotonic() - started:.1f} s"
+    )
+    print("the secret key is not in it: keep LIBRARYLAB_SECRET_KEY separately (docs/backup.md)")
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> None:
+    import time
+
+    from librarylab.backup import BackupError, restore_backup
+
+    started = time.monotonic()
+    if not args.file.is_file():
+        raise CommandError(f"there is no file {args.file}")
+    try:
+        restored = restore_backup(settings, args.file, report=print)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot restore into {settings.data_dir}: {exc.strerror}") from None
+    print(
+        f"restored the backup of {restored.manifest.created_at}: {restored.files} file(s), "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    if restored.upgraded_from:
+        print(f"schema upgraded from {restored.upgraded_from}")
+    for job in restored.jobs_marked_unknown:
+        print(f"print job {job} was being printed at backup time: now unknown, check the printer")
+    for printer_id, name in restored.unreadable_printer_keys:
+        print(
+            f"printer {printer_id} '{name}': its API key was sealed under another secret key; "
+            "set LIBRARYLAB_SECRET_KEY to the old key, or enter the API key again"
+        )
 
 
 def _read_password(prompt: bool) -> str:
@@ -344,6 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="fill an empty database with demo data")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
     demo.set_defaults(func=cmd_demo)
+
+    backup = commands.add_parser(
+        "backup", help="write the database and print files into one archive (while serving)"
+    )
+    backup.add_argument("file", type=Path, help="the archive to write, e.g. lab.tar.gz")
+    backup.set_defaults(func=cmd_backup)
+    restore = commands.add_parser(
+        "restore", help="restore an archive into an empty database and data folder"
+    )
+    restore.add_argument("file", type=Path, help="an archive written by 'librarylab backup'")
+    restore.set_defaults(func=cmd_restore)
 
     user = commands.add_parser("user", help="staff accounts").add_subparsers(
         dest="user_command", required=True

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
         "every instance; switch off where one instance should do it alone.",
     )
 
+    backup_dir: str = Field(
+        default="",
+        description="A folder where serve writes a backup archive once a day (UTC); "
+        "empty: no scheduled backups. See docs/backup.md.",
+    )
+    backup_keep: int = Field(
+        default=7, ge=1, le=3650, description="How many daily backups to keep in backup_dir."
+    )
+
     @field_validator("public_url")
     @classmethod
     def _plain_public_url(cls, value: str) -> str:
