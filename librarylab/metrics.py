@@ -161,9 +161,15 @@ class MetricsMiddleware:
 
 
 def _route_of(scope: Scope) -> str:
-    """The template of the route that took the request, or UNMATCHED."""
+    """The template of the route that took the request, ``/static/{path}`` for a file of a
+    mount, or UNMATCHED."""
     path = getattr(scope.get("route"), "path_format", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    if isinstance(path, str) and path:
+        return path
+    mount = scope.get("root_path", "")
+    if "endpoint" in scope and mount:  # a Mount matched and set its prefix as root_path
+        return f"{mount}/{{path}}"
+    return UNMATCHED
 
 
 class _State(Collector):

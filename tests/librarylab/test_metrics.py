@@ -63,6 +63,7 @@ def test_requests_are_counted_under_their_route_template(metered: Lab) -> None:
         assert answer.status_code == 200
     assert metered.client.get("/api/visits/999999", headers=metered.headers()).status_code == 404
     assert metered.client.get("/no/such/page/12345").status_code == 404
+    assert metered.client.get("/static/forms.js").status_code == 200
     after = samples(metered)
 
     route = {"method": "GET", "route": "/api/visits/{visit_id}"}
@@ -77,6 +78,8 @@ def test_requests_are_counted_under_their_route_template(metered: Lab) -> None:
     )
     unmatched = {"method": "GET", "route": "(unmatched)", "status": "404"}
     assert value(after, total, **unmatched) - value(before, total, **unmatched) == 1
+    static = {"method": "GET", "route": "/static/{path}", "status": "200"}
+    assert value(after, total, **static) - value(before, total, **static) == 1
     count = "librarylab_http_request_duration_seconds_count"
     assert (
         value(after, count, **route, status="200") - value(before, count, **route, status="200")
