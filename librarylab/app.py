@@ -28,7 +28,7 @@ from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
 from dashboard.hub import Hub
 from dashboard.topics import Topics
-from librarylab import __version__, health
+from librarylab import __version__, health, metrics
 from librarylab.accounts import pages as account_pages
 from librarylab.accounts import routes as account_routes
 from librarylab.backup import DailyBackup
@@ -41,6 +41,7 @@ from librarylab.deps import RedirectTo
 from librarylab.docs import add_api_docs
 from librarylab.headers import SecurityHeadersMiddleware
 from librarylab.live import LivePublisher
+from librarylab.logs import RequestIdMiddleware
 from librarylab.mqtt import BrokerAddress, Bus
 from librarylab.mqtt_access import SERVICE_USER, BrokerAccounts, local_url
 from librarylab.private import private_folder
@@ -107,6 +108,11 @@ def create_app(settings: Settings) -> FastAPI:
         hub = Hub(topics, settings.heartbeat_max_age_seconds, lambda: bool(bus and bus.connected))
         app.state.hub = hub
         await hub.start()
+        stop_metrics = (
+            metrics.serve_on_port(app.state.metrics, settings.metrics_port)
+            if settings.metrics_port
+            else None
+        )
         if settings.mqtt_enabled:
             broker, bus, app.state.broker_problem = _start_bus(settings, topics)
             app.state.live = live = LivePublisher(
@@ -175,6 +181,8 @@ def create_app(settings: Settings) -> FastAPI:
             if app.state.live is not None:
                 await app.state.live.stop()
             await hub.stop()
+            if stop_metrics is not None:
+                stop_metrics()
             if bus is not None:
                 bus.stop()
             if broker is not None:
@@ -277,7 +285,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list, www_redirect=False
     )
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: refusals carry them too
+    app.add_middleware(SecurityHeadersMiddleware)  # refusals carry them too
+    metrics.install(app)  # counts the refusals of the middleware inside it
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has it
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

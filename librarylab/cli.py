@@ -52,6 +52,7 @@ def _prepared(settings: Settings) -> sessionmaker[Session]:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from librarylab.accounts.throttle import show_audit_lines
     from librarylab.app import create_app
@@ -68,7 +69,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             f"Log in at http://{args.host}:{args.port}/login and choose a new password.\n",
             flush=True,
         )
-    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=logs.uvicorn_log_config(settings.log_format) or LOGGING_CONFIG,
+    )
     logs.install("uvicorn.access", "uvicorn.error")  # after uvicorn set up its logging
     show_audit_lines()
     uvicorn.Server(config).run()

@@ -1,12 +1,21 @@
 """Logging that never writes a secret (tokens in query strings are masked) and is not
-flooded by what strangers send (``Throttle``)."""
+flooded by what strangers send (``Throttle``); with ``LIBRARYLAB_LOG_FORMAT=json`` one JSON
+object per line, carrying the id of the request it belongs to (``RequestIdMiddleware``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SECRET_QUERY = re.compile(r"(?<=[?&])(token|api_key|apikey|password)=[^&\s\"]*", re.IGNORECASE)
 # Links from mail carry their secret in the path: a visit request's opt-in link, and a
@@ -30,6 +39,78 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
+
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+REQUEST_ID_HEADER = "x-request-id"
+# A proxy's id is kept when it is a plain short token; anything else could forge log lines.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the caller's ``X-Request-ID`` if sane, else a new one),
+    for every log line written while it is answered, and echoes it in the answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()),
+            "",
+        )
+        request_id = given if _SANE_REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message (masked), request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "request_id": REQUEST_ID.get(),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def uvicorn_log_config(log_format: Literal["text", "json"]) -> dict[str, Any] | None:
+    """uvicorn's ``log_config`` for ``log_format``; None: keep uvicorn's own (text)."""
+    if log_format == "text":
+        return None
+    handler = {"class": "logging.StreamHandler", "formatter": "json"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {
+            "stderr": {**handler, "stream": "ext://sys.stderr"},
+            "stdout": {**handler, "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
 
 
 def install(*logger_names: str) -> None:

@@ -86,6 +86,8 @@ class Bus:
         self.connected = False
         self.last_error: str | None = None
         self.dropped = 0  # messages too large or not a JSON object
+        self.received = 0  # messages that reached a handler (for the metrics)
+        self.sent = 0  # messages handed to paho
         self._warnings = Throttle()
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
@@ -130,6 +132,7 @@ class Bus:
             except Undecodable as exc:
                 self._drop(message.topic, str(exc))
                 return
+            self.received += 1
             handler(message.topic, payload)
 
         self._client.message_callback_add(topic_filter, deliver)
@@ -140,7 +143,10 @@ class Bus:
         """Publish JSON (``None`` clears a retained topic); False when not connected."""
         text = "" if payload is None else envelope(payload)
         info = self._client.publish(topic, text, qos=1, retain=retain)
-        return info.rc == paho.MQTT_ERR_SUCCESS
+        if info.rc == paho.MQTT_ERR_SUCCESS:
+            self.sent += 1
+            return True
+        return False
 
     def _drop(self, topic: str, why: str) -> None:
         self.dropped += 1

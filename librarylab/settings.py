@@ -129,6 +129,19 @@ class Settings(BaseSettings):
     backup_keep: int = Field(
         default=7, ge=1, le=3650, description="How many daily backups to keep in backup_dir."
     )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="The bearer token Prometheus sends to GET /metrics; empty: /metrics is 404.",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Also serve the metrics without a token on 127.0.0.1 at this port; 0: off.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line, with the request id."
+    )
 
     @field_validator("public_url")
     @classmethod

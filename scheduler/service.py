@@ -5,8 +5,10 @@ Functions take a session and plain values, and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -263,6 +265,20 @@ def _check_people(people: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
             )
 
 
+# The key in ``session.info`` of a callable ``(engine, seconds)`` told how long each plan
+# took (the app's metrics); the planner itself stays pure and untimed.
+PLAN_OBSERVER = "librarylab.plan_observer"
+
+
+def _timed(session: Session, make: Callable[[], Plan]) -> Plan:
+    started = perf_counter()
+    plan = make()
+    observer = session.info.get(PLAN_OBSERVER)
+    if observer is not None:
+        observer(plan.engine, perf_counter() - started)
+    return plan
+
+
 def make_plan(
     session: Session, visit_id: int, options: PlanOptions, defaults: Defaults
 ) -> PlanView:
@@ -274,7 +290,8 @@ def make_plan(
         # Pins were set on the groups of the stored plan: keep that many groups.
         options = replace(options, group_count=len(previous.document["groups"]))
     try:
-        plan = planning.plan(_request(session, visit, options, defaults))
+        request = _request(session, visit, options, defaults)
+        plan = _timed(session, lambda: planning.plan(request))
     except PlanningImpossible as impossible:
         raise _refused(impossible) from None
     stored = _keep(session, visit, plan, options, defaults)
@@ -344,13 +361,16 @@ def replan(
     request = replace(request, busy=request.busy + tuple(out_of_order))
     request = _laid_out_like(request, previous)
     try:
-        plan = planning.replan(
-            request,
-            previous,
-            at=_minute(at),
-            station_out=station_out,
-            station_back=back,
-            group_leaves=None if group_leaves is None else group_leaves - 1,
+        plan = _timed(
+            session,
+            lambda: planning.replan(
+                request,
+                previous,
+                at=_minute(at),
+                station_out=station_out,
+                station_back=back,
+                group_leaves=None if group_leaves is None else group_leaves - 1,
+            ),
         )
     except PlanningImpossible as impossible:
         raise _refused(impossible) from None

@@ -374,3 +374,77 @@ class OctoPrint:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+
+class Prometheus:
+    """A Prometheus server on 127.0.0.1 that scrapes one target every second."""
+
+    def __init__(self, workdir: Path, target: str, token: str, job: str = "librarylab") -> None:
+        """``target`` is host:port; ``token`` goes out as the scrape's bearer token."""
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        if not Path(binary).exists():
+            raise RuntimeError(
+                "prometheus is missing: 'make test' installs it (apt-get install prometheus)"
+            )
+        self.binary = binary
+        self.workdir = workdir
+        self.job = job
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "prometheus.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "token").write_text(token)
+        self.config = workdir / "prometheus.yml"
+        self.config.write_text(
+            "global:\n"
+            "  scrape_interval: 1s\n"
+            "  scrape_timeout: 1s\n"
+            "scrape_configs:\n"
+            f"  - job_name: {job}\n"
+            "    authorization:\n"
+            "      type: Bearer\n"
+            f"      credentials_file: {workdir / 'token'}\n"
+            "    static_configs:\n"
+            f"      - targets: ['{target}']\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    f"--config.file={self.config}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,  # the child keeps its own copy of the file
+            )
+        wait_for_port(self.port, timeout=30)
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """The result vector of an instant query through the HTTP API."""
+        answer = httpx2.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
+        body = answer.json()
+        assert body["status"] == "success", body
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def wait_for(self, promql: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """The first non-empty result of ``promql`` (Prometheus scrapes once a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(promql)
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None
