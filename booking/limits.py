@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from librarylab.accounts.orm import LoginThrottle
+from librarylab.accounts.throttle import locked_row
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,7 @@ def count(session: Session, subject: str, window: Window, now: datetime) -> int 
     """Count one request of ``subject`` at ``now``; None when it is within the window's limit,
     else the seconds until the window ends (the request is then not counted)."""
     _forget_ended(session, now)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(LoginThrottle)
-        .values(subject=subject, failures=0, last_failure_at=now, blocked_until=now + window.length)
-        .on_conflict_do_nothing(index_elements=[LoginThrottle.subject])
-    )
-    row = session.scalars(
-        select(LoginThrottle).where(LoginThrottle.subject == subject).with_for_update()
-    ).one()
+    row = locked_row(session, subject, now)  # a new row has no window yet
     if row.blocked_until is None or row.blocked_until <= now:  # a new window
         row.failures, row.last_failure_at, row.blocked_until = 0, now, now + window.length
     if row.failures >= window.requests:

@@ -136,7 +136,7 @@ class Throttle:
             if refused := self._refused(name, address, known, now):
                 return refused
             session.rollback()  # the counting transaction starts with a write (SQLite)
-            rows = [_locked_row(session, subject, now) for subject in subjects]
+            rows = [locked_row(session, subject, now) for subject in subjects]
             if refused := self._refused(name, address, [r.blocked_until for r in rows], now):
                 session.rollback()
                 return refused
@@ -200,7 +200,7 @@ class Throttle:
         return self.policies[subject.partition(":")[0]]
 
 
-def _locked_row(session: Session, subject: str, now: datetime) -> LoginThrottle:
+def locked_row(session: Session, subject: str, now: datetime) -> LoginThrottle:
     """The subject's row, created when missing and locked until the transaction ends (on
     SQLite the insert takes the database's write lock, which serves the same end)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
