@@ -8,7 +8,7 @@ transaction, so the mail exists exactly when the decision does."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -285,13 +285,3 @@ def _mail_declined(
         date=Formatter(language).weekday_date(visit.date) if visit is not None else "",
         message=request.decline_message,
     )
-
-
-def free_dates(session: Session, today: date) -> Sequence[Visit]:
-    """The free dates from ``today`` on, for staff to put a request without a date on."""
-    query = (
-        select(Visit)
-        .where(Visit.status == VisitStatus.FREE, Visit.date >= today)
-        .order_by(Visit.date, Visit.start, Visit.id)
-    )
-    return session.scalars(query).unique().all()

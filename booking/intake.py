@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from librarylab.accounts.sessions import secret_digest
 from librarylab.errors import Conflict, InvalidInput, Problem
 from librarylab.settings import LANGUAGES, Language, Settings
 from mail import service as mail
+from visits import service as visits
 from visits.model import VisitStatus
 from visits.orm import Visit
 
@@ -176,12 +177,7 @@ def _channels(raw: Iterable[Any]) -> tuple[Channel, ...]:
 
 def offered_dates(session: Session, today: date) -> list[Visit]:
     """The dates a library can ask for: free, from tomorrow on."""
-    query = (
-        select(Visit)
-        .where(Visit.status == VisitStatus.FREE, Visit.date > today)
-        .order_by(Visit.date, Visit.start, Visit.id)
-    )
-    return list(session.scalars(query).unique())
+    return visits.free_dates(session, today + timedelta(days=1))
 
 
 def public_dates(session: Session, today: date) -> dict[str, list[Visit]]:

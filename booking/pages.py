@@ -17,6 +17,7 @@ from librarylab.deps import FormDep, PageUser, SessionDep, SettingsDep, announce
 from librarylab.errors import Conflict, DomainError
 from librarylab.schemas import RecordId
 from librarylab.templating import gettext_for, lab_time, render
+from visits import service as visits
 
 router = APIRouter(prefix="/requests", include_in_schema=False)
 
@@ -78,7 +79,7 @@ def _request_page(
         "booking/inbox_request.html",
         {
             "item": found,
-            "free_dates": inbox.free_dates(
+            "free_dates": visits.free_dates(
                 session, datetime.now(ZoneInfo(settings.timezone)).date()
             ),
             "values": values,

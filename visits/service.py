@@ -71,6 +71,16 @@ def list_visits(
     return session.scalars(query).unique().all()
 
 
+def free_dates(session: Session, first_day: date) -> list[Visit]:
+    """The free dates from ``first_day`` on, earliest first."""
+    query = (
+        select(Visit)
+        .where(Visit.status == VisitStatus.FREE, Visit.date >= first_day)
+        .order_by(Visit.date, Visit.start, Visit.id)
+    )
+    return list(session.scalars(query).unique())
+
+
 def list_rounds(session: Session) -> Sequence[Round]:
     """Rounds in the order of their first visit."""
     first = func.min(Visit.date)
