@@ -2,6 +2,7 @@
 
 from booking import orm as booking_orm
 from librarylab.accounts import orm as accounts_orm
+from librarylab.audit import orm as audit_orm
 from librarylab.database import Base
 from mail import orm as mail_orm
 from printers import orm as printers_orm
@@ -13,6 +14,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_orm",
+    "audit_orm",
     "booking_orm",
     "mail_orm",
     "metadata",
