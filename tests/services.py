@@ -192,10 +192,19 @@ def _mosquitto_bin() -> str:
 class Mosquitto:
     """A Mosquitto broker on 127.0.0.1 that tests may kill and start again."""
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None) -> None:
-        """``users`` (name → password) turn anonymous access off."""
+    def __init__(
+        self,
+        workdir: Path,
+        users: dict[str, str] | None = None,
+        *,
+        port: int | None = None,
+        config: str | None = None,
+    ) -> None:
+        """``users`` (name → password) turn anonymous access off; their hashed password file
+        is ``password_file``. ``config`` replaces the generated listener and access lines by
+        the caller's (e.g. a TLS listener on ``port`` from ``deploy/mosquitto``)."""
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         lines = [
@@ -208,7 +217,10 @@ class Mosquitto:
             passwords = workdir / "passwords"
             passwords.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
             subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True)
-            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        if config is not None:
+            lines = [*lines[1:], config]
+        elif users:
+            lines += ["allow_anonymous false", f"password_file {workdir / 'passwords'}"]
         else:
             lines.append("allow_anonymous true")
         self.config = workdir / "mosquitto.conf"
