@@ -91,6 +91,16 @@ def test_the_settings_files_are_valid_configurations(
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     settings = load_settings()
+    # docs/deploy.md loads the same file into a root shell with `set -a; . FILE`.
+    sourced = subprocess.run(
+        ["bash", "-c", f"set -a; . {shlex.quote(str(DEPLOY / name))}; env -0"],
+        capture_output=True,
+        text=True,
+        env={},
+        check=True,
+    ).stdout
+    in_shell = dict(line.split("=", 1) for line in sourced.split("\0") if "=" in line)
+    assert {key: in_shell.get(key) for key in values} == values
     assert settings.mqtt_url.get_secret_value().startswith("mqtts://")
     if name == "librarylab.env":
         assert settings.cookie_secure
