@@ -25,10 +25,8 @@ COMMANDS = {"librarylab.service": cmd_serve, "librarylab-agent@.service": cmd_st
 def exec_start(unit: Path) -> list[str]:
     """The unit's ExecStart= lines, as systemd would run them for instance 7."""
     lines = re.findall(r"^ExecStart=(.+)$", unit.read_text(), flags=re.MULTILINE)
-    return [
-        line.replace("%i", "7").replace("${CREDENTIALS_DIRECTORY}", "/run/credentials/x")
-        for line in lines
-    ]
+    # %i: the instance; %d: the folder of the credentials systemd hands the service
+    return [line.replace("%i", "7").replace("%d", "/run/credentials/x") for line in lines]
 
 
 def test_the_units_are_the_ones_the_docs_name() -> None:
