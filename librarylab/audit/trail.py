@@ -316,11 +316,12 @@ def watched(session: Session, cls: type[Any], object_id: int, action: str) -> It
     values = after or before
     if values is None:
         return
+    if after is None:
+        action = "deleted"
+        before = _filled(before or {})
     changes = _diff(spec, before, after)
     if not changes and after is not None:
         return
-    if after is None:
-        action = "deleted"
     row = _row(actor, spec, str(object_id), values, action, changes, datetime.now(UTC))
     session.execute(insert(AuditRecord), [row])
     session.commit()
