@@ -19,8 +19,9 @@ from scheduler.orm import StoredPlan
 from stations.orm import Station
 from visits.orm import Round, Visit, VisitPost
 
-# Whose values would keep a visitor's personal data past its erasure.
-PERSONAL = frozenset({"contact_name", "contact_email"})
+# Whose values would keep a visitor's personal data past its erasure (the erasure blanks
+# these; free text may name people).
+PERSONAL = frozenset({"contact_name", "contact_email", "notes", "wishes"})
 
 
 def _plan_document(document: Any) -> Any:

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from librarylab.audit import service
 from librarylab.audit.audited import TYPE_NAMES
 from librarylab.audit.orm import AuditRecord
 from librarylab.deps import AdminUser, SessionDep
 from librarylab.errors import InvalidInput
+from librarylab.schemas import Timestamp
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
 ObjectType = Literal[TYPE_NAMES]  # type: ignore[valid-type]
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _iso_moment(value: Any) -> Any:
+    """Only ISO 8601 text: a number in a query would pass as a Unix time."""
+    if isinstance(value, str) and _ISO.match(value):
+        return value
+    raise ValueError('use a datetime with its UTC offset, e.g. "2026-12-03T11:25:00+01:00"')
+
+
+QueryMoment = Annotated[AwareDatetime, BeforeValidator(_iso_moment)]
 
 
 class AuditRecordOut(BaseModel):
     """One change of one object."""
 
     id: int
-    at: datetime = Field(description="When, in UTC.")
+    at: Timestamp = Field(description="When, in UTC.")
     actor: str = Field(description="The account name; for the command line, the system user.")
     source: Literal["page", "api", "cli", "system"] = Field(description="From where.")
     address: str | None = Field(description="The client's address, for pages and the API.")
@@ -73,11 +85,11 @@ def read_audit(
     object_id: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9-]+$")] = None,
     actor: Annotated[str | None, Query(max_length=80, description="An account name")] = None,
     since: Annotated[
-        AwareDatetime | None,
+        QueryMoment | None,
         Query(alias="from", description="From this moment on (inclusive), with time zone."),
     ] = None,
     until: Annotated[
-        AwareDatetime | None,
+        QueryMoment | None,
         Query(alias="to", description="Before this moment (exclusive), with time zone."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,

@@ -43,10 +43,7 @@ def station(lab: Lab, name: str = "Quest 3", kind: str = "vr") -> int:
 def everything_stored(lab: Lab) -> str:
     """Every audit row as one JSON text, to search for what must never be there."""
     return json.dumps(
-        [
-            [r.actor, r.source, r.address, r.object_label, r.action, r.changes]
-            for r in records(lab)
-        ],
+        [[r.actor, r.source, r.address, r.object_label, r.action, r.changes] for r in records(lab)],
         default=str,
     )
 
@@ -130,7 +127,8 @@ def test_the_command_line_records_a_password_change_without_any_hash(
     assert rows[1].changes["password_hash"] == "changed"
     assert rows[0].changes["password_hash"] == "changed"
     assert stored_hash not in text
-    assert "argon2" not in text and "$" not in text
+    assert "argon2" not in text
+    assert "$" not in text
     assert rows[1].actor  # the system user who ran the command
 
 
@@ -143,9 +141,10 @@ def test_a_password_changed_on_the_page_keeps_no_hash(sqlite_lab: Lab) -> None:
     }
     page = "/account/password"
     answer = submit(sqlite_lab.client, page, page, fields)
-    assert answer.status_code in (200, 303), answer.text
+    assert answer.status_code == 303, answer.text
     rows = records(sqlite_lab, object_type="user", action="changed")
-    assert rows and rows[-1].changes["password_hash"] == "changed"
+    assert rows
+    assert rows[-1].changes["password_hash"] == "changed"
     with sqlite_lab.sessions() as session:
         stored = session.scalars(select(User.password_hash).where(User.name == "sam")).one()
     assert stored not in everything_stored(sqlite_lab)
@@ -168,7 +167,8 @@ def test_a_printer_key_change_records_that_it_changed_never_the_key(lab: Lab) ->
     edited = records(lab, object_type="printer", action="changed")[-1]
     assert edited.changes == {"api_key_sealed": "changed", "name": ["Prusa", "Prusa MK4"]}
     stored = everything_stored(lab)
-    assert "FIRST-KEY" not in stored and "SECOND-KEY" not in stored
+    assert "FIRST-KEY" not in stored
+    assert "SECOND-KEY" not in stored
     with lab.sessions() as session:
         from printers.orm import Printer
 
@@ -229,7 +229,7 @@ def test_a_plan_and_its_replan_are_recorded_without_the_names_of_people(lab: Lab
     plans = records(lab, object_type="plan")
     assert [r.action for r in plans] == ["created", "changed"]
     assert plans[1].changes["revision"] == [1, 2]
-    assert plans[1].object_label == "visit %d, revision 2" % visit
+    assert plans[1].object_label == f"visit {visit}, revision 2"
     assert plans[0].changes["inputs"] == "changed"
     summary = plans[0].changes["document"][1]
     assert summary["groups"] == len(planned.json()["groups"])
@@ -286,6 +286,7 @@ def test_only_admins_read_the_trail(lab: Lab) -> None:
     ("params", "says"),
     [
         ({"from": "yesterday"}, "datetime"),
+        ({"to": "0.5"}, "UTC offset"),
         ({"from": "2026-01-01T10:00:00"}, "timezone"),
         ({"limit": "100000"}, "500"),
         ({"limit": "0"}, "1"),
@@ -340,7 +341,9 @@ def test_the_audit_page_shows_changes_to_admins_only(sqlite_lab: Lab) -> None:
     assert page.status_code == 200
     shown = text_of(page)
     assert "capacity : 2 → 5" in shown or "capacity: 2 → 5" in shown
-    assert "Quest 3" in shown and "sam" in shown and "API" in shown
+    assert "Quest 3" in shown
+    assert "sam" in shown
+    assert "API" in shown
     german = text_of(lab.client.get("/audit", params={"lang": "de"}))
     assert "Änderungsprotokoll" in german
     empty = text_of(lab.client.get("/audit", params={"actor": "nobody", "lang": "en"}))
