@@ -351,3 +351,25 @@ def test_the_audit_page_shows_changes_to_admins_only(sqlite_lab: Lab) -> None:
     bad = lab.client.get("/audit", params={"from": "31.12.2026", "lang": "en"})
     assert bad.status_code == 422
     assert "is not a date" in text_of(bad)
+
+
+def test_an_accepted_request_records_the_date_taken_without_the_contact(lab: Lab) -> None:
+    from tests.booking.test_inbox import confirmed_request, free_date
+
+    visit = free_date(lab)
+    request = confirmed_request(lab)
+    accepted = lab.client.post(
+        f"/api/visit-requests/{request}/accept", headers=lab.headers(), json={"visit_id": visit}
+    )
+    assert accepted.status_code == 200, accepted.text
+    changes: dict[str, Any] = {}
+    for row in records(lab, object_type="visit", object_id=str(visit)):
+        assert (row.actor, row.source) == ("sam", "api")
+        changes |= row.changes
+    assert changes["status"] == ["free", "confirmed"]
+    assert changes["contact_name"] == "changed"
+    assert changes["contact_email"] == "changed"
+    assert changes["wishes"] == "changed"
+    stored = everything_stored(lab)
+    assert "Kim Berger" not in stored
+    assert "kim@stadtbibliothek-neuss.de" not in stored
