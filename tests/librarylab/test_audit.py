@@ -327,6 +327,8 @@ def test_retention_deletes_old_records_and_keeps_newer_ones(lab: Lab, tmp_path: 
     with database.transaction(lab.sessions) as session:
         assert service.purge_expired(session, now + timedelta(days=9999), forever) == 0
     assert len(records(lab)) == 2
+    jobs = lab.client.app.state.periodic_jobs  # type: ignore[attr-defined]
+    assert service.purge_expired in jobs.tasks  # run with the minute jobs
 
 
 def test_the_audit_page_shows_changes_to_admins_only(sqlite_lab: Lab) -> None:
@@ -347,6 +349,12 @@ def test_the_audit_page_shows_changes_to_admins_only(sqlite_lab: Lab) -> None:
     german = text_of(lab.client.get("/audit", params={"lang": "de"}))
     assert "Änderungsprotokoll" in german
     empty = text_of(lab.client.get("/audit", params={"actor": "nobody", "lang": "en"}))
+    assert "No changes match these filters." in empty
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    empty = text_of(lab.client.get("/audit", params={"from": tomorrow, "lang": "en"}))
+    assert "No changes match these filters." in empty
+    today = text_of(lab.client.get("/audit", params={"to": tomorrow, "type": "station"}))
+    assert "Quest 3" in today
     assert "No changes match these filters." in empty
     bad = lab.client.get("/audit", params={"from": "31.12.2026", "lang": "en"})
     assert bad.status_code == 422
