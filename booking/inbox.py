@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from booking.model import MAX_LENGTHS, Channel, MailKind, RequestState
 from booking.orm import VisitRequest
+from librarylab.audit.trail import record
 from librarylab.errors import Conflict, InvalidInput, NotFound
 from librarylab.i18n import Formatter
 from librarylab.settings import LANGUAGES, Language, Settings
@@ -106,6 +107,7 @@ def _take_date(session: Session, visit_id: int, allowed: Sequence[VisitStatus]) 
             date=visit.date.isoformat(),
             status=visit.status.value,
         )
+    record(session, visit, "changed", {"status": (visit.status, VisitStatus.CONFIRMED)})
     return visit
 
 

@@ -23,6 +23,7 @@ from booking import pages as booking_pages
 from booking import posts as booking_posts
 from booking import public as booking_public
 from booking import routes as booking_routes
+from booking.jobs import TASKS as JOB_TASKS
 from booking.jobs import Jobs
 from dashboard import pages as wall_pages
 from dashboard import routes as wall_routes
@@ -31,6 +32,10 @@ from dashboard.topics import Topics
 from librarylab import __version__, health, metrics
 from librarylab.accounts import pages as account_pages
 from librarylab.accounts import routes as account_routes
+from librarylab.audit import audited
+from librarylab.audit import pages as audit_pages
+from librarylab.audit import routes as audit_routes
+from librarylab.audit import service as audit_service
 from librarylab.backup import DailyBackup
 from librarylab.bodies import BodyLimitMiddleware
 from librarylab.broker import EmbeddedBroker, EmbeddedBrokerError
@@ -161,7 +166,9 @@ def create_app(settings: Settings) -> FastAPI:
                 timeout=settings.smtp_timeout_seconds,
             )
             await app.state.mail_sender.start()
-        app.state.periodic_jobs = Jobs(app.state.sessions, settings)
+        app.state.periodic_jobs = Jobs(
+            app.state.sessions, settings, (*JOB_TASKS, audit_service.purge_expired)
+        )
         if settings.periodic_jobs:
             await app.state.periodic_jobs.start()
         backups = None
@@ -204,6 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.broker_problem = None
     app.state.secret_box = SecretBox(settings.secret_key.get_secret_value())
     app.state.sessions = make_session_factory(engine)
+    audited.install(app.state.sessions)  # sessions with an actor (staff requests) record
     app.state.mail_sender = None
 
     def wake_mail_sender() -> None:
@@ -249,6 +257,8 @@ def create_app(settings: Settings) -> FastAPI:
         booking_pages.router,
         booking_public.router,
         booking_posts.router,
+        audit_routes.router,
+        audit_pages.router,
     ):
         app.include_router(router)
     # The more specific mount first: /static would swallow /static/dashboard.

@@ -23,6 +23,8 @@ from librarylab import database, logs
 from librarylab.accounts import service as accounts
 from librarylab.accounts import sessions as logins
 from librarylab.accounts.orm import Role, TokenScope
+from librarylab.audit import audited
+from librarylab.audit.trail import Actor
 from librarylab.errors import DomainError
 from librarylab.settings import Settings, SettingsError, load_settings
 
@@ -47,7 +49,17 @@ def _prepared(settings: Settings) -> sessionmaker[Session]:
             f"cannot prepare the database: {type(exc).__name__}: {exc}. "
             "Check LIBRARYLAB_DATABASE_URL."
         ) from None
-    return database.make_session_factory(engine)
+    sessions = database.make_session_factory(engine)
+    audited.install(sessions, Actor(_os_user(), "cli"))
+    return sessions
+
+
+def _os_user() -> str:
+    """Who runs the command, for the audit trail."""
+    try:
+        return getpass.getuser() or CLI_ACTOR
+    except (OSError, KeyError):  # no name for this user id
+        return CLI_ACTOR
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from librarylab.accounts import sessions as logins
 from librarylab.accounts.orm import Role, User
 from librarylab.accounts.service import user_for_token
+from librarylab.audit.trail import Actor, act_as
 from librarylab.settings import Settings
 
 
@@ -76,8 +77,17 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
             raise _unauthorized(
                 "The token is unknown or revoked: create one with 'librarylab token create NAME'."
             )
-        return user
-    return login_user(request, session)
+    else:
+        user = login_user(request, session)
+    if user is not None:
+        _record_as(request, session, user)
+    return user
+
+
+def _record_as(request: Request, session: Session, user: User) -> None:
+    """The request's changes enter the audit trail under this user (see librarylab.audit)."""
+    source = "api" if request.url.path.startswith("/api/") else "page"
+    act_as(session, Actor(user.name, source, request.client.host if request.client else None))
 
 
 def login_user(request: Request, session: Session) -> User | None:

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="A request form sent back sooner than this counts as a robot's.",
     )
 
+    audit_retention_days: int = Field(
+        default=365,
+        ge=0,
+        le=36500,
+        description="Days the audit trail keeps a change; 0 keeps every change forever. "
+        "Older records are deleted by the periodic jobs. See docs/audit.md.",
+    )
     periodic_jobs: bool = Field(
         default=True,
         description="Run the visit programme's minute jobs in this instance: expiring "

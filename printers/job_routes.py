@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
+from librarylab.audit.trail import watched
 from librarylab.deps import CurrentUser, SessionDep
 from librarylab.problems import error_responses
 from librarylab.schemas import RecordId
 from printers import queue
 from printers.dispatcher import Dispatcher
 from printers.jobs import JobState
+from printers.orm import Printer, PrintJob
 from printers.schemas import (
     PrinterOut,
     PrintJobCreate,
@@ -66,7 +68,8 @@ def cancel_print_job(
 ) -> PrintJobDetail:
     """A job on a printer is cancelled on OctoPrint first, by the printer's coordinator (503
     when it did not get to it in time); the bed then needs clearing."""
-    _dispatcher(request).cancel(job_id, request.app.state.fleet.on_printer)
+    with watched(session, PrintJob, job_id, "cancelled"):
+        _dispatcher(request).cancel(job_id, request.app.state.fleet.on_printer)
     _changed(request)
     return read_print_job(job_id, session, _user)
 
@@ -75,7 +78,8 @@ def cancel_print_job(
 def retry_print_job(
     request: Request, job_id: RecordId, session: SessionDep, _user: CurrentUser
 ) -> PrintJobDetail:
-    _dispatcher(request).retry(job_id, request.app.state.fleet.on_printer)
+    with watched(session, PrintJob, job_id, "retried"):
+        _dispatcher(request).retry(job_id, request.app.state.fleet.on_printer)
     _changed(request)
     return read_print_job(job_id, session, _user)
 
@@ -86,6 +90,7 @@ def confirm_bed_cleared(
 ) -> PrinterOut:
     """Staff confirm the printer's bed is empty: it may take the next job."""
     snapshot = request.app.state.fleet.snapshot(printer_id)
-    printer = _dispatcher(request).bed_cleared(printer_id, snapshot)
+    with watched(session, Printer, printer_id, "bed_confirmed"):
+        printer = _dispatcher(request).bed_cleared(printer_id, snapshot)
     _changed(request)
     return printer_out(printer, snapshot)

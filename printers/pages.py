@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from librarylab import forms
 from librarylab.accounts.orm import Role
+from librarylab.audit.trail import watched
 from librarylab.deps import AdminPageUser, FormDep, PageUser, SessionDep
 from librarylab.errors import DomainError, InvalidInput, Problem
 from librarylab.schemas import RecordId
@@ -26,7 +27,7 @@ from printers import files, queue, service
 from printers.dispatcher import Dispatcher
 from printers.file_routes import PICTURE_MAX_MB, spool, upload_form
 from printers.jobs import OPEN
-from printers.orm import PrintJob
+from printers.orm import Printer, PrintJob
 from stations.model import Kind
 from stations.orm import Station
 
@@ -119,7 +120,8 @@ def delete_printer(
 ) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.delete_printer(printer_id)
+        with watched(session, Printer, printer_id, "deleted"):
+            dispatcher.delete_printer(printer_id)
     except DomainError as exc:
         return _page(request, session, exc)
     request.app.state.printers_changed()
@@ -132,7 +134,8 @@ def bed_cleared(
 ) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.bed_cleared(printer_id, request.app.state.fleet.snapshot(printer_id))
+        with watched(session, Printer, printer_id, "bed_confirmed"):
+            dispatcher.bed_cleared(printer_id, request.app.state.fleet.snapshot(printer_id))
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)
@@ -172,7 +175,8 @@ def cancel_job(
 ) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.cancel(job_id, request.app.state.fleet.on_printer)
+        with watched(session, PrintJob, job_id, "cancelled"):
+            dispatcher.cancel(job_id, request.app.state.fleet.on_printer)
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)
@@ -183,7 +187,8 @@ def cancel_job(
 def retry_job(request: Request, job_id: RecordId, session: SessionDep, _user: PageUser) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     try:
-        dispatcher.retry(job_id, request.app.state.fleet.on_printer)
+        with watched(session, PrintJob, job_id, "retried"):
+            dispatcher.retry(job_id, request.app.state.fleet.on_printer)
     except DomainError as exc:
         return _page(request, session, exc)
     _changed(request)

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from librarylab.audit.trail import record
 from librarylab.errors import Conflict, InvalidInput, NotFound, Problem
 from printers.jobs import ACTIVE, ALLOWED, ON_PRINTER, JobState, remote_name, why
 from printers.orm import JobEvent, Printer, PrintFile, PrintJob
@@ -53,6 +54,9 @@ def move(
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Job {id} changed meanwhile; reload and try again.", "state", id=job.id)
+    record(
+        session, job, "changed", {"state": (before, to), "reason": (job.reason, reason.template)}
+    )
     changed = {"state": to, "reason": reason.template, "reason_params": reason.params}
     for name, value in {**changed, "updated_at": now}.items():
         set_committed_value(job, name, value)
@@ -197,6 +201,7 @@ def reschedule(session: Session, job: PrintJob, values: Mapping[str, Any]) -> bo
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    record(session, job, "changed", {name: (getattr(job, name), v) for name, v in values.items()})
     for name, value in values.items():
         set_committed_value(job, name, value)
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from librarylab.audit.trail import watched
 from librarylab.crypto import SecretBox
 from librarylab.deps import AdminUser, CurrentUser, SessionDep
 from librarylab.schemas import RecordId
@@ -11,6 +12,7 @@ from librarylab.settings import Settings
 from printers import service
 from printers.coordinator import Fleet
 from printers.dispatcher import Dispatcher
+from printers.orm import Printer
 from printers.schemas import PrinterCreate, PrinterOut, PrinterPatch, printer_out
 
 router = APIRouter(prefix="/api/printers", tags=["printers"])
@@ -82,9 +84,12 @@ def update_printer(
 
 
 @router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_printer(request: Request, printer_id: RecordId, _user: AdminUser) -> None:
+def delete_printer(
+    request: Request, printer_id: RecordId, session: SessionDep, _user: AdminUser
+) -> None:
     """Refused while something of a job may be on the printer; jobs waiting for it are
     cancelled."""
     dispatcher: Dispatcher = request.app.state.dispatcher
-    dispatcher.delete_printer(printer_id)
+    with watched(session, Printer, printer_id, "deleted"):
+        dispatcher.delete_printer(printer_id)
     _changed(request)

@@ -94,4 +94,5 @@ def test_every_page_meets_wcag_21_aa(tmp_path: Path, language: str) -> None:
     finally:
         served.stop()
     assert len(seen) >= 12, seen
+    assert "/audit" in seen  # the admins' audit trail, with the demo's records
     assert problems == [], "\n".join(problems)

@@ -86,6 +86,7 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
     rendered.add(login_page.template.name)  # type: ignore[attr-defined]
     assert _templates() - PARTS - rendered == set(), templates
     assert len(pages) >= 15, pages
+    assert "/audit" in pages  # the admins' audit trail, linked from the menu
     words = {"de": ("Besuche", "Stationen", "3D-Druck"), "en": ("Visits", "Stations")}
     printers = client.get("/printers").text
     for word in words[language]:
