@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,10 +15,14 @@ from sqlalchemy import func, select
 
 from librarylab import database
 from librarylab.accounts import service as accounts
+from librarylab.accounts.invitations import INVITATION_MAIL
 from librarylab.accounts.orm import ApiToken, Invitation, Role, User
 from librarylab.accounts.sessions import secret_digest
 from librarylab.errors import Conflict
+from librarylab.i18n import Formatter
 from librarylab.logs import RedactSecrets, redact
+from librarylab.settings import Language
+from mail import service as mail
 from tests.conftest import STAFF_PASSWORD, Lab
 from tests.mail.smtp_server import SmtpServer
 from tests.pages import csrf_token, login, text_of
@@ -360,3 +365,38 @@ def test_the_invitation_is_mailed_when_mail_is_set(mail_lab: Lab, smtp_server: S
     assert body is not None
     assert created["invitation"]["link"] in body.get_content()
     assert "nina" in body.get_content()
+
+
+@pytest.mark.parametrize(
+    ("language", "reset", "words"),
+    [
+        ("de", False, ("Ihr Konto bei", "hat ein Konto 'nina' für Sie angelegt")),
+        ("de", True, ("Neues Passwort", "zurückgesetzt")),
+        ("en", False, ("Your account at", "has made an account 'nina' for you")),
+        ("en", True, ("Choose a new password", "has reset the password")),
+    ],
+)
+def test_the_invitation_mail_reads_in_both_languages(
+    language: Language, reset: bool, words: tuple[str, str]
+) -> None:
+    link = "https://lab.example.org/invite/abc"
+    expires = datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
+    rendered = mail.render(
+        INVITATION_MAIL,
+        language,
+        lang=language,
+        fmt=Formatter(language),
+        name="nina",
+        link=link,
+        expires_at=expires,
+        zone=ZoneInfo("Europe/Berlin"),
+        reset=reset,
+        lab_name="LibraryLab <Köln>",
+    )
+    subject_word, body_words = words
+    assert subject_word in rendered.subject
+    assert body_words in rendered.text
+    assert link in rendered.text
+    assert f'href="{link}"' in rendered.html
+    assert "09:08" in rendered.text  # the lab's time
+    assert "LibraryLab &lt;Köln&gt;" in rendered.html
