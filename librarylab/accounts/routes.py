@@ -19,6 +19,7 @@ from librarylab.accounts.service import get_user
 from librarylab.accounts.sessions import secret_digest
 from librarylab.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from librarylab.errors import Conflict
+from librarylab.problems import error_responses
 from librarylab.schemas import OutModel, PatchModel, RecordId, StrictModel
 
 users = APIRouter(prefix="/api/users", tags=["users"])
@@ -266,7 +267,7 @@ def end_user_logins(name: UserName, session: SessionDep, _admin: AdminUser) -> L
 # --- /api/tokens ------------------------------------------------------------------------
 
 
-@tokens.get("")
+@tokens.get("", responses=error_responses(404))
 def read_tokens(
     session: SessionDep,
     user: CurrentUser,
