@@ -17,7 +17,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from librarylab.accounts.orm import ApiToken, DisplayToken, Invitation, Role, TokenScope, User
@@ -472,8 +472,11 @@ def update_staff(session: Session, user: User, changes: Mapping[str, Any], *, by
 
 def _keep_an_admin(session: Session, user: User, field: str) -> None:
     """Refuse to lose the last active admin. The active admins' rows stay locked until the
-    transaction ends (PostgreSQL), so two admins demoting each other at once cannot both
-    pass."""
+    transaction ends, so two admins demoting each other at once cannot both pass."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: a write that changes nothing takes the database's write
+        # lock, and the count below sees whatever committed before it.
+        session.execute(update(User).where(User.id == user.id).values(role=User.role))
     admins = session.scalars(
         select(User.id).where(User.role == Role.ADMIN, User.active.is_(True)).with_for_update()
     ).all()

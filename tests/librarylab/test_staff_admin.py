@@ -5,6 +5,7 @@ everybody's own API tokens. No answer carries a password hash, a digest or a sec
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -400,3 +401,33 @@ def test_the_invitation_mail_reads_in_both_languages(
     assert f'href="{link}"' in rendered.html
     assert "09:08" in rendered.text  # the lab's time
     assert "LibraryLab &lt;Köln&gt;" in rendered.html
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(lab: Lab) -> None:
+    add(lab, "olga", role="admin")
+    outcome: list[str] = []
+
+    def demote_ada() -> None:
+        with lab.sessions() as session:
+            ada, olga = accounts.get_user(session, "ada"), accounts.get_user(session, "olga")
+            try:
+                accounts.update_staff(session, ada, {"role": Role.STAFF}, by=olga)
+                session.commit()
+                outcome.append("demoted")
+            except Conflict:
+                outcome.append("refused")
+
+    with lab.sessions() as first:
+        ada, olga = accounts.get_user(first, "ada"), accounts.get_user(first, "olga")
+        accounts.update_staff(first, olga, {"role": Role.STAFF}, by=ada)
+        first.flush()
+        other = threading.Thread(target=demote_ada)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive()  # it waits for the first change to end
+        first.commit()
+    other.join(10)
+    assert outcome == ["refused"]
+    with lab.sessions() as session:
+        admins = session.scalars(select(User.name).where(User.role == Role.ADMIN)).all()
+    assert admins == ["ada"]
