@@ -431,3 +431,27 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(lab: Lab) -> Non
     with lab.sessions() as session:
         admins = session.scalars(select(User.name).where(User.role == Role.ADMIN)).all()
     assert admins == ["ada"]
+
+
+def test_a_link_used_twice_at_once_sets_one_password(lab: Lab) -> None:
+    secret = secret_of(add(lab))
+    results: dict[str, bool] = {}
+
+    def use(password: str) -> None:
+        with lab.sessions() as session:
+            user = accounts.accept_invitation(session, secret, password, datetime.now(UTC))
+            session.commit()
+            results[password] = user is not None
+
+    racers = [
+        threading.Thread(target=use, args=(p,)) for p in ("first-password-1", "other-password-2")
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(20)
+    assert sorted(results.values()) == [False, True]
+    [winner] = [p for p, won in results.items() if won]
+    [loser] = [p for p, won in results.items() if not won]
+    assert login(lab.client, "nina", winner).status_code == 303
+    assert login(lab.client, "nina", loser).status_code == 401
