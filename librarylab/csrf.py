@@ -36,7 +36,7 @@ from librarylab.problems import MEDIA_TYPE, ProblemDetails
 # A person posting a form without a session yet (the login form) is protected too.
 ALWAYS_PROTECT = {"/login", "/request"}
 # The same for public forms under these paths (a personal link's secret is part of the path).
-ALWAYS_PROTECT_UNDER = ("/posts/", "/request/confirm/")
+ALWAYS_PROTECT_UNDER = ("/posts/", "/request/confirm/", "/invite/")
 COOKIE = "csrftoken"  # asgi-csrf's cookie name and signing namespace
 HEADER = b"x-csrftoken"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}  # asgi-csrf checks all others

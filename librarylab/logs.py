@@ -18,14 +18,15 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SECRET_QUERY = re.compile(r"(?<=[?&])(token|api_key|apikey|password)=[^&\s\"]*", re.IGNORECASE)
-# Links from mail carry their secret in the path: a visit request's opt-in link, and a
-# library's personal post link.
-_SECRET_PATH = re.compile(r"(?:(?<=/request/confirm/)|(?<=/posts/))[^/?#\s\"]+")
+# Links from mail carry their secret in the path: a visit request's opt-in link, a
+# library's personal post link, and a staff member's one-time invitation link.
+_SECRET_PATH = re.compile(r"(?:(?<=/request/confirm/)|(?<=/posts/)|(?<=/invite/))[^/?#\s\"]+")
 
 
 def redact(text: str) -> str:
     """``/api/visits.ics?token=ll_abc&round=1`` → ``/api/visits.ics?token=***&round=1``;
-    ``/request/confirm/abc`` → ``/request/confirm/***``; ``/posts/12.abc`` → ``/posts/***``."""
+    ``/request/confirm/abc`` → ``/request/confirm/***``; ``/posts/12.abc`` → ``/posts/***``;
+    ``/invite/abc`` → ``/invite/***``."""
     text = _SECRET_QUERY.sub(lambda match: f"{match.group(1)}=***", text)
     return _SECRET_PATH.sub("***", text)
 

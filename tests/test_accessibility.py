@@ -61,7 +61,10 @@ def test_every_page_meets_wcag_21_aa(tmp_path: Path, language: str) -> None:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.goto(f"{served.base}/login")
             problems += _judge(page, "/login")
-            for path in ("/request", "/privacy", "/request/sent"):  # public, no login
+            invited = served.api("POST", "/api/users", json={"name": "nina"})  # a one-time link
+            invite = "/invite/" + invited["invitation"]["link"].rsplit("/invite/", 1)[1]
+            public = ("/request", "/privacy", "/request/sent", invite, "/invite/not-a-link")
+            for path in public:  # no login
                 page.goto(f"{served.base}{path}")
                 problems += _judge(page, path)
             page.goto(f"{served.base}/request")

@@ -10,7 +10,8 @@ every run on the same day sends the same cases (the demo program is laid around 
 
 Nothing is excluded but one check on the plan operations (``tests/schemathesis.toml`` says
 why): the API has no operation that would break the instance for the rest
-of the run (tokens are managed on the command line only), and the wall's event stream,
+of the run (a token cannot revoke itself, nobody can demote or deactivate themselves or the
+last active admin, and a password reset leaves tokens alone), and the wall's event stream,
 which never ends, is not part of the document (``include_in_schema=False``), like the
 staff pages.
 """

@@ -74,7 +74,13 @@ def test_every_page_renders_in_both_languages(sqlite_lab: Lab, language: Languag
 
     client.cookies.set("lang", language)
     # The public request pages, also those reached only by a form or a link in a mail.
-    public = ["/request", "/request/sent", "/request/confirm/not-a-link", "/privacy"]
+    public = [
+        "/request",
+        "/request/sent",
+        "/request/confirm/not-a-link",
+        "/privacy",
+        "/invite/not-a-link",
+    ]
     pages = crawl(
         client.get,
         ["/visits", f"/visits/{planned}/plan", PASSWORD_PAGE, "/wall", post_page, *public],

@@ -102,3 +102,13 @@ def purge_logins(session: Session, now: datetime) -> None:
             or_(LoginSession.expires_at < cutoff, LoginSession.ended_at < cutoff)
         )
     )
+
+
+def running_logins(session: Session, now: datetime) -> dict[int, int]:
+    """Per account id, how many of its browser logins run (accounts without any are left out)."""
+    rows = session.execute(
+        select(LoginSession.user_id, func.count())
+        .where(*_running(now))
+        .group_by(LoginSession.user_id)
+    ).all()
+    return {int(user_id): int(count) for user_id, count in rows}
