@@ -18,6 +18,7 @@ from librarylab.accounts.invitations import invitation_link, send_invitation
 from librarylab.accounts.orm import Role, TokenScope, User
 from librarylab.accounts.service import authenticate, set_password
 from librarylab.accounts.throttle import ThrottleDep, client_address
+from librarylab.audit.trail import Actor, act_as
 from librarylab.deps import (
     PASSWORD_PAGE,
     AdminPageUser,
@@ -501,6 +502,9 @@ def accept_invitation(
     if new != str(form.get("repeat_password", "")):
         error = _("The two new passwords differ.")
     else:
+        invited = accounts.invited_user(session, secret, now)
+        if invited is not None:  # nobody is logged in here: the trail names the invited person
+            act_as(session, Actor(invited.name, "page", client_address(request)))
         try:
             user = accounts.accept_invitation(session, secret, new, now)
         except InvalidInput as exc:

@@ -19,6 +19,7 @@ from librarylab.accounts import service as accounts
 from librarylab.accounts.invitations import INVITATION_MAIL
 from librarylab.accounts.orm import ApiToken, Invitation, Role, User
 from librarylab.accounts.sessions import secret_digest
+from librarylab.audit.orm import AuditRecord
 from librarylab.errors import Conflict
 from librarylab.i18n import Formatter
 from librarylab.logs import RedactSecrets, redact
@@ -99,6 +100,25 @@ def test_a_new_person_sets_a_password_through_the_link_once(lab: Lab) -> None:
     assert again.status_code == 404
     assert 'id="invalid-link"' in again.text
     assert login(lab.client, "nina", "someone-elses-1").status_code == 401
+
+
+def test_choosing_a_password_through_the_link_is_in_the_audit_trail(lab: Lab) -> None:
+    """Nobody is logged in on the invitation page: the trail names the invited person."""
+    secret = secret_of(add(lab, role="staff"))
+    assert accept(lab.client, secret).status_code == 200
+    with lab.sessions() as session:
+        records = session.scalars(
+            select(AuditRecord).where(
+                AuditRecord.object_type == "user", AuditRecord.object_label == "nina"
+            )
+        ).all()
+    chosen = [r for r in records if "password_hash" in r.changes]
+    assert [(r.actor, r.source, r.changes["password_hash"]) for r in chosen][-1] == (
+        "nina",
+        "page",
+        "changed",
+    )
+    assert all(NEW_PASSWORD not in str(r.changes) for r in records)
 
 
 def test_an_invitation_link_expires(lab: Lab) -> None:
