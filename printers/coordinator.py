@@ -180,7 +180,7 @@ class Coordinator:
             duty = await asyncio.get_running_loop().run_in_executor(
                 self._thread, self.after_poll, self.target.id, self.client, after
             )
-        if after != before or (duty is not None and duty != self.duty):
+        if _shown(after) != _shown(before) or (duty is not None and duty != self.duty):
             self.duty = duty or self.duty
             self.publish(self.target, after, self.duty)
         return after
@@ -241,6 +241,14 @@ class Coordinator:
                 pause = max(left, 0) + OFFLINE_MARGIN
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+
+
+def _shown(snapshot: Snapshot) -> Snapshot:
+    """What the wall shows of a snapshot. A good read that changed nothing else is not
+    published: every printer's every look became a retained MQTT message (which the
+    embedded broker also writes to its store), and the wall reads the time of the last
+    good read only from an offline printer's message, which carries it."""
+    return replace(snapshot, last_read=None)
 
 
 def _not_followed() -> Conflict:
