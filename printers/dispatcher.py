@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from librarylab.database import exclusive, exclusive_connection
 from librarylab.errors import Conflict, Problem
@@ -44,6 +45,22 @@ LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
 SHOWN = (*ACTIVE, JobState.UNKNOWN, JobState.AWAITING_BED_CLEAR, JobState.FAILED)
 # How long a printer is asked for its analysis of a file printed without a slicer estimate.
 ESTIMATE_PATIENCE = timedelta(minutes=15)
+
+
+# How long a step waits for a slot before it leaves the printer to its next look.
+SLOT_PATIENCE = 5.0
+
+
+def step_slots(engine: Engine) -> int:
+    """How many printers may step at once: two thirds of the connection pool, so that the
+    steps of a large fleet wait for each other and never for the pool, and the rest of the
+    pool stays free for requests (a request waiting for the pool fails after 30 s)."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        overflow = pool._max_overflow  # the pool has no public getter for its limit
+        if overflow >= 0:
+            return max(1, (pool.size() + overflow) * 2 // 3)
+    return 1_000  # a pool without a limit
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class Dispatcher:
         self._files_dir = files_dir
         self._clock = clock
         self._locks: dict[int, threading.Lock] = {}
+        self._slots = threading.BoundedSemaphore(step_slots(engine))
         # Per printer; read and changed only in a step of that printer (under its guard).
         self._awaited: dict[int, list[_Awaited]] = {}
 
@@ -87,17 +105,25 @@ class Dispatcher:
     def _step_guard(self, printer_id: int) -> Iterator[Sessions | None]:
         """The guard of a step, and sessions on the lock's own connection: every printer
         steps about once a second, so a step holds one pooled connection, not two (a fleet
-        of printers would otherwise take twice its size out of the pool). None: another step
-        of the printer is running."""
+        of printers would otherwise take twice its size out of the pool), and only while
+        it has one of the fleet's step slots (``step_slots``). None: another step of the
+        printer is running, or no slot came free in time."""
         lock = self._locks.setdefault(printer_id, threading.Lock())
         if not lock.acquire(blocking=False):
             yield None
             return
         try:
-            with exclusive_connection(
-                self._engine, LOCK_NAMESPACE, printer_id, wait=False
-            ) as connection:
-                yield None if connection is None else partial(self._sessions, bind=connection)
+            if not self._slots.acquire(timeout=SLOT_PATIENCE):
+                log.warning("printer %d: no database connection free for its step", printer_id)
+                yield None
+                return
+            try:
+                with exclusive_connection(
+                    self._engine, LOCK_NAMESPACE, printer_id, wait=False
+                ) as connection:
+                    yield None if connection is None else partial(self._sessions, bind=connection)
+            finally:
+                self._slots.release()
         finally:
             lock.release()
 
