@@ -8,13 +8,15 @@ bed clear and queues the next job as soon as one ends), the rest stand idle, and
 hold their event streams (``/wall/events``) open. Per step it reports:
 
 - service CPU (% of one core) and RSS, read from /proc;
-- offline detection: an idle printer's OctoPrint is killed (SIGKILL), and the time until a
-  wall's stream says ``offline`` is taken (target ≤ 5 s); the server is started again;
+- offline detection: an idle printer's OctoPrint is killed (SIGKILL), and the time until the
+  API says ``offline`` (asked every 0.2 s) and until a wall's stream says so is taken
+  (target ≤ 5 s); the server is started again;
 - queued → printing, from the service's own job history (target < 1 s);
 - the age of each printer's last good read (how late the polls run);
-- database connections checked out of the service's pools (counted inside the service
-  process by SQLAlchemy pool events), and on PostgreSQL the server's own count
-  (``pg_stat_activity``).
+- database connections checked out of the service's pool (counted inside the service
+  process by SQLAlchemy pool events), apart from those of the embedded MQTT broker's store
+  of retained messages, and on PostgreSQL the server's own count (``pg_stat_activity``);
+- the printer messages per second a wall receives.
 
 The baseline is the first step of the same run (3 printers): the ratios show how each figure
 grows with the fleet. The OctoPrint servers start in parallel once and serve every step.
