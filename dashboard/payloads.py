@@ -113,6 +113,7 @@ class PrinterState(Payload):
         "disconnected",
         "offline",
         "unauthorized",
+        "key_sealed",
         "stalled",
     ]
     detail: Text = ""

@@ -154,7 +154,9 @@ def create_app(settings: Settings) -> FastAPI:
             networks=settings.printer_network_list,
         )
         loop = asyncio.get_running_loop()
-        app.state.jobs_changed = lambda: loop.call_soon_threadsafe(fleet.wake)
+        app.state.jobs_changed = lambda printer_id=None: loop.call_soon_threadsafe(
+            fleet.wake, printer_id
+        )
         app.state.printers_changed = lambda: loop.call_soon_threadsafe(fleet.changed)
         app.state.display_links_changed = lambda: loop.call_soon_threadsafe(hub.recheck_viewers)
         await fleet.sync()
@@ -220,7 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     wake_on_commit(app.state.sessions, wake_mail_sender)
     app.state.printers_changed = lambda: None
-    app.state.jobs_changed = lambda: None
+    app.state.jobs_changed = lambda printer_id=None: None
     app.state.display_links_changed = lambda: None
     app.state.dispatcher = Dispatcher(
         engine, app.state.sessions, print_files.store_dir(settings.data_dir)

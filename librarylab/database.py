@@ -17,6 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -124,24 +125,54 @@ def exclusive(engine: Engine, namespace: int, key: int, *, wait: bool) -> Iterat
         yield True
         return
     with engine.connect() as connection:
-        if wait:
-            connection.execute(text("SELECT pg_advisory_lock(:n, :k)"), {"n": namespace, "k": key})
-            got = True
-        else:
-            got = bool(
-                connection.scalar(
-                    text("SELECT pg_try_advisory_lock(:n, :k)"), {"n": namespace, "k": key}
-                )
-            )
-        connection.commit()
+        got = _advisory_lock(connection, namespace, key, wait=wait)
         try:
             yield got
         finally:
             if got:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:n, :k)"), {"n": namespace, "k": key}
-                )
-                connection.commit()
+                _advisory_unlock(connection, namespace, key)
+
+
+@contextmanager
+def exclusive_connection(
+    engine: Engine, namespace: int, key: int, *, wait: bool
+) -> Iterator[Connection | None]:
+    """Like ``exclusive``, and the block works on the lock's own connection (sessions bound
+    to it may commit): one pooled connection per holder instead of two. None when ``wait``
+    is off and another instance holds the lock; SQLite gets a plain connection."""
+    with engine.connect() as connection:
+        if engine.dialect.name != "postgresql":
+            yield connection
+            return
+        if not _advisory_lock(connection, namespace, key, wait=wait):
+            yield None
+            return
+        try:
+            yield connection
+        finally:
+            if connection.in_transaction():  # whatever the block left open is not kept
+                connection.rollback()
+            _advisory_unlock(connection, namespace, key)
+
+
+def _advisory_lock(connection: Connection, namespace: int, key: int, *, wait: bool) -> bool:
+    """A session-level advisory lock, taken outside any transaction the caller opens."""
+    if wait:
+        connection.execute(text("SELECT pg_advisory_lock(:n, :k)"), {"n": namespace, "k": key})
+        got = True
+    else:
+        got = bool(
+            connection.scalar(
+                text("SELECT pg_try_advisory_lock(:n, :k)"), {"n": namespace, "k": key}
+            )
+        )
+    connection.commit()
+    return got
+
+
+def _advisory_unlock(connection: Connection, namespace: int, key: int) -> None:
+    connection.execute(text("SELECT pg_advisory_unlock(:n, :k)"), {"n": namespace, "k": key})
+    connection.commit()
 
 
 def is_reachable(engine: Engine) -> bool:

@@ -19,12 +19,12 @@ from librarylab import __version__
 from librarylab.database import is_reachable
 from mail import service as mail_service
 from mail.model import MailState
-from printers.model import DISCONNECTED, ERROR, OFFLINE, STALLED, UNAUTHORIZED
+from printers.model import DISCONNECTED, ERROR, KEY_SEALED, OFFLINE, STALLED, UNAUTHORIZED
 
 router = APIRouter(prefix="/api", tags=["health"])
 
 # Printer states in which the print corner cannot use a registered printer.
-PRINTER_TROUBLE = frozenset({OFFLINE, UNAUTHORIZED, ERROR, DISCONNECTED, STALLED})
+PRINTER_TROUBLE = frozenset({OFFLINE, UNAUTHORIZED, KEY_SEALED, ERROR, DISCONNECTED, STALLED})
 
 
 @router.get("/health")

@@ -51,6 +51,7 @@ PRINTER_STATES = (
     model.DISCONNECTED,
     model.OFFLINE,
     model.UNAUTHORIZED,
+    model.KEY_SEALED,
     model.STALLED,
 )
 

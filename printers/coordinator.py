@@ -18,16 +18,20 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 from librarylab.errors import Conflict, Unavailable
 from printers.model import (
+    KEY_SEALED,
+    KEY_SEALED_DETAIL,
     OFFLINE,
+    OPERATIONAL,
     PRINTING,
-    UNAUTHORIZED,
+    SILENT,
+    UNKNOWN,
     Duty,
     Snapshot,
     after_failure,
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[["Target", Snapshot, Duty | None], None]
 AfterPoll = Callable[[int, OctoPrintClient, Snapshot], Duty | None]
 T = TypeVar("T")
+NO_ANSWER = "OctoPrint does not answer"
+# The next look after a failed one comes this long after the silence reaches offline_after.
+OFFLINE_MARGIN = 0.05
 Errand = Callable[[OctoPrintClient], T]
 
 
@@ -51,7 +58,9 @@ class Target:
     id: int
     name: str
     url: str
-    api_key: str = field(repr=False)  # never in a log line or a test's output
+    # Never in a log line or a test's output. None: sealed under another secret key, so
+    # OctoPrint is not asked (an empty key would only be refused, as if it were wrong).
+    api_key: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ class Coordinator:
         self.snapshot = Snapshot()
         self.duty: Duty | None = None
         self.client = OctoPrintClient(
-            target.url, target.api_key, timeout=timing.request_timeout, networks=networks
+            target.url, target.api_key or "", timeout=timing.request_timeout, networks=networks
         )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"printer-{target.id}")
         self._errands: SimpleQueue[tuple[Errand[Any], Future[Any]]] = SimpleQueue()
@@ -152,19 +161,11 @@ class Coordinator:
     async def poll(self) -> Snapshot:
         """Ask OctoPrint once and fold the answer into the snapshot."""
         now = datetime.now(UTC)
-        before = self.snapshot
-        try:
-            raw = await asyncio.get_running_loop().run_in_executor(self._thread, self.client.status)
-        except PrinterError as exc:
-            after = after_failure(
-                before,
-                unauthorized=isinstance(exc, Unauthorized),
-                reason=str(exc),
-                now=now,
-                offline_after=self.timing.offline_after,
-            )
+        if self.target.api_key is None:
+            after = replace(self.snapshot, state=KEY_SEALED, detail=KEY_SEALED_DETAIL)
         else:
-            after = from_octoprint(before, raw, now)
+            after = await self._look(now)
+        before = self.snapshot  # what was said last (a look that overran may have said offline)
         after = judged(after, now, self.timing.stall_after)
         if after.state != before.state:
             log.info(
@@ -174,15 +175,50 @@ class Coordinator:
         duty = self.duty
         # Only news counts as evidence about jobs: a failed read that still shows the last
         # good answer (silence shorter than ``offline_after``) says nothing new.
-        news = after.last_read == now or after.state in (OFFLINE, UNAUTHORIZED)
+        news = after.last_read == now or after.state in SILENT
         if self.after_poll is not None and news:
             duty = await asyncio.get_running_loop().run_in_executor(
                 self._thread, self.after_poll, self.target.id, self.client, after
             )
-        if after != before or (duty is not None and duty != self.duty):
+        if _shown(after) != _shown(before) or (duty is not None and duty != self.duty):
             self.duty = duty or self.duty
             self.publish(self.target, after, self.duty)
         return after
+
+    async def _look(self, now: datetime) -> Snapshot:
+        """OctoPrint's status folded into the snapshot. A look still waiting for an answer
+        when the printer has been silent for ``offline_after`` says "offline" at that moment,
+        not only when its requests time out (a hung server answers nothing, slowly)."""
+        look = asyncio.get_running_loop().run_in_executor(self._thread, self.client.status)
+        left = self.until_offline()
+        if left is not None:
+            done, _pending = await asyncio.wait({look}, timeout=max(left, 0))
+            if not done:
+                silent = replace(self.snapshot, state=OFFLINE, detail=NO_ANSWER)
+                state = self.snapshot.state
+                log.info("printer %d: %s → offline (no answer)", self.target.id, state)
+                self.snapshot = silent
+                self.publish(self.target, silent, self.duty)
+        try:
+            raw = await look
+        except PrinterError as exc:
+            return after_failure(
+                self.snapshot,
+                unauthorized=isinstance(exc, Unauthorized),
+                reason=str(exc),
+                now=now,
+                offline_after=self.timing.offline_after,
+            )
+        return from_octoprint(self.snapshot, raw, now)
+
+    def until_offline(self) -> float | None:
+        """Seconds until the silence since the last good read makes the printer offline;
+        None when there was no good read yet, or it is offline already."""
+        last = self.snapshot.last_read
+        if last is None or self.snapshot.state == OFFLINE:
+            return None
+        silent = (datetime.now(UTC) - last).total_seconds()
+        return self.timing.offline_after - silent
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -197,11 +233,22 @@ class Coordinator:
             busy = snapshot.state in (PRINTING, OFFLINE) or (
                 job is not None and job["state"] in ("uploading", "printing")
             )
+            pause = self.timing.busy_seconds if busy else self.timing.idle_seconds
+            left = self.until_offline()
+            if left is not None and left < pause:
+                # The next look comes when the silence would reach offline_after, so that a
+                # printer that stopped answering is "offline" then, not a whole pause later.
+                pause = max(left, 0) + OFFLINE_MARGIN
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(),
-                    self.timing.busy_seconds if busy else self.timing.idle_seconds,
-                )
+                await asyncio.wait_for(self._wake.wait(), pause)
+
+
+def _shown(snapshot: Snapshot) -> Snapshot:
+    """What the wall shows of a snapshot. A good read that changed nothing else is not
+    published: every printer's every look became a retained MQTT message (which the
+    embedded broker also writes to its store), and the wall reads the time of the last
+    good read only from an offline printer's message, which carries it."""
+    return replace(snapshot, last_read=None)
 
 
 def _not_followed() -> Conflict:
@@ -279,10 +326,18 @@ class Fleet:
                 seconds=waited,
             ) from None
 
-    def wake(self) -> None:
-        """Every printer looks again now (call from the event loop)."""
+    def wake(self, printer_id: int | None = None) -> None:
+        """Look again now (call from the event loop): the printer ``printer_id``, or else
+        every printer that could take a job (idle, or not asked yet). The others could not
+        start one and show any change at their next look; waking them too made each queued
+        job cost a look at every printer of the fleet."""
+        if printer_id is not None:
+            if coordinator := self._coordinators.get(printer_id):
+                coordinator.wake()
+            return
         for coordinator in self._coordinators.values():
-            coordinator.wake()
+            if coordinator.snapshot.state in (OPERATIONAL, UNKNOWN):
+                coordinator.wake()
 
     def changed(self) -> None:
         """The registry changed: sync soon (call from the event loop). One kept task syncs,

@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
-from librarylab.database import exclusive
+from librarylab.database import exclusive, exclusive_connection
 from librarylab.errors import Conflict, Problem
 from printers import queue
 from printers.jobs import ACTIVE, CANCELLED_BY_STAFF, JobState, judge, why
@@ -38,10 +40,27 @@ from printers.service import active_job, get_printer
 log = logging.getLogger(__name__)
 # Runs an errand with the printer's client on its coordinator, and waits for it.
 OnPrinter = Callable[[int, Callable[[OctoPrintClient], None]], None]
+Sessions = Callable[[], Session]
 LOCK_NAMESPACE = 5150  # advisory-lock namespace of printer steps
 SHOWN = (*ACTIVE, JobState.UNKNOWN, JobState.AWAITING_BED_CLEAR, JobState.FAILED)
 # How long a printer is asked for its analysis of a file printed without a slicer estimate.
 ESTIMATE_PATIENCE = timedelta(minutes=15)
+
+
+# How long a step waits for a slot before it leaves the printer to its next look.
+SLOT_PATIENCE = 5.0
+
+
+def step_slots(engine: Engine) -> int:
+    """How many printers may step at once: two thirds of the connection pool, so that the
+    steps of a large fleet wait for each other and never for the pool, and the rest of the
+    pool stays free for requests (a request waiting for the pool fails after 30 s)."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        overflow = pool._max_overflow  # the pool has no public getter for its limit
+        if overflow >= 0:
+            return max(1, (pool.size() + overflow) * 2 // 3)
+    return 1_000  # a pool without a limit
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class Dispatcher:
         self._files_dir = files_dir
         self._clock = clock
         self._locks: dict[int, threading.Lock] = {}
+        self._slots = threading.BoundedSemaphore(step_slots(engine))
         # Per printer; read and changed only in a step of that printer (under its guard).
         self._awaited: dict[int, list[_Awaited]] = {}
 
@@ -81,21 +101,47 @@ class Dispatcher:
         finally:
             lock.release()
 
+    @contextmanager
+    def _step_guard(self, printer_id: int) -> Iterator[Sessions | None]:
+        """The guard of a step, and sessions on the lock's own connection: every printer
+        steps about once a second, so a step holds one pooled connection, not two (a fleet
+        of printers would otherwise take twice its size out of the pool), and only while
+        it has one of the fleet's step slots (``step_slots``). None: another step of the
+        printer is running, or no slot came free in time."""
+        lock = self._locks.setdefault(printer_id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            if not self._slots.acquire(timeout=SLOT_PATIENCE):
+                log.warning("printer %d: no database connection free for its step", printer_id)
+                yield None
+                return
+            try:
+                with exclusive_connection(
+                    self._engine, LOCK_NAMESPACE, printer_id, wait=False
+                ) as connection:
+                    yield None if connection is None else partial(self._sessions, bind=connection)
+            finally:
+                self._slots.release()
+        finally:
+            lock.release()
+
     def step(self, printer_id: int, client: OctoPrintClient, snapshot: Snapshot) -> Duty | None:
         """Settle the printer's open jobs against ``snapshot``, then start the next one if
         the printer is idle and its bed confirmed clear. None: another step is running."""
-        with self._guard(printer_id, wait=False) as got:
-            if not got:
+        with self._step_guard(printer_id) as sessions:
+            if sessions is None:
                 return None
-            self._reconcile(printer_id, snapshot)
+            self._reconcile(sessions, printer_id, snapshot)
             if snapshot.state == OPERATIONAL:
                 if printer_id in self._awaited:
-                    self._learn_estimates(printer_id, client)
-                self._dispatch(printer_id, client)
-            return self.duty(printer_id)
+                    self._learn_estimates(sessions, printer_id, client)
+                self._dispatch(sessions, printer_id, client)
+            return self.duty(printer_id, sessions)
 
-    def duty(self, printer_id: int) -> Duty:
-        with self._sessions() as session:
+    def duty(self, printer_id: int, sessions: Sessions | None = None) -> Duty:
+        with (sessions or self._sessions)() as session:
             printer = session.get(Printer, printer_id)
             job = session.scalars(
                 select(PrintJob)
@@ -116,8 +162,8 @@ class Dispatcher:
                 }
             return Duty(bed_clear, summary)
 
-    def _reconcile(self, printer_id: int, snapshot: Snapshot) -> None:
-        with self._sessions() as session:
+    def _reconcile(self, sessions: Sessions, printer_id: int, snapshot: Snapshot) -> None:
+        with sessions() as session:
             for job in queue.open_jobs_on(session, printer_id):
                 verdict = judge(job.state, job.remote_name, snapshot, leftover=True)
                 if verdict is None:
@@ -149,7 +195,9 @@ class Dispatcher:
         awaited = _Awaited(job.file_id, job.remote_name, until)
         self._awaited.setdefault(printer_id, []).append(awaited)
 
-    def _learn_estimates(self, printer_id: int, client: OctoPrintClient) -> None:
+    def _learn_estimates(
+        self, sessions: Sessions, printer_id: int, client: OctoPrintClient
+    ) -> None:
         """Ask the idle printer for its analysis of the files whose estimate is awaited.
 
         OctoPrint analyses an upload only while it prints nothing, so a file printed right
@@ -160,7 +208,7 @@ class Dispatcher:
         """
         now = self._clock()
         kept: list[_Awaited] = []
-        with self._sessions() as session:
+        with sessions() as session:
             awaited = self._awaited.get(printer_id, [])
             for index, item in enumerate(awaited):
                 record = session.get(PrintFile, item.file_id)
@@ -193,8 +241,8 @@ class Dispatcher:
         else:
             self._awaited.pop(printer_id, None)
 
-    def _dispatch(self, printer_id: int, client: OctoPrintClient) -> None:
-        with self._sessions() as session:
+    def _dispatch(self, sessions: Sessions, printer_id: int, client: OctoPrintClient) -> None:
+        with sessions() as session:
             printer = session.get(Printer, printer_id)
             if printer is None or not printer.bed_clear or active_job(session, printer_id):
                 return

@@ -31,9 +31,9 @@ def _dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
-def _changed(request: Request) -> None:
-    """The printers look again at once (a job may start now)."""
-    request.app.state.jobs_changed()
+def _changed(request: Request, printer_id: int | None = None) -> None:
+    """The printer ``printer_id`` (else every idle one) looks again at once: a job may start."""
+    request.app.state.jobs_changed(printer_id)
 
 
 @router.post("/api/print-jobs", status_code=status.HTTP_201_CREATED)
@@ -42,7 +42,7 @@ def create_print_job(
 ) -> PrintJobDetail:
     job = queue.create_job(session, body.values())
     session.commit()
-    _changed(request)
+    _changed(request, job.printer_id)
     return job_out(job, queue.history(session, job.id))
 
 
@@ -92,5 +92,5 @@ def confirm_bed_cleared(
     snapshot = request.app.state.fleet.snapshot(printer_id)
     with watched(session, Printer, printer_id, "bed_confirmed"):
         printer = _dispatcher(request).bed_cleared(printer_id, snapshot)
-    _changed(request)
+    _changed(request, printer_id)
     return printer_out(printer, snapshot)

@@ -20,12 +20,11 @@ from librarylab.errors import Problem
 from printers.model import (
     DISCONNECTED,
     ERROR,
-    OFFLINE,
     OPERATIONAL,
     PAUSED,
     PRINTING,
+    SILENT,
     STALLED,
-    UNAUTHORIZED,
     Snapshot,
 )
 
@@ -109,7 +108,7 @@ def judge(
         return None
     ours = sent_as is not None and snapshot.file == sent_as
     printer = snapshot.state
-    if printer in (OFFLINE, UNAUTHORIZED):
+    if printer in SILENT:
         if state is PR:
             return Verdict(
                 (UNKNOWN,),

@@ -10,6 +10,14 @@ from typing import Any
 UNKNOWN = "unknown"  # not asked yet
 OPERATIONAL, PRINTING, PAUSED, ERROR = "operational", "printing", "paused", "error"
 DISCONNECTED, OFFLINE, UNAUTHORIZED, STALLED = "disconnected", "offline", "unauthorized", "stalled"
+# The stored API key was sealed under another LIBRARYLAB_SECRET_KEY (a backup restored with
+# another key): OctoPrint is not asked at all until staff enter the key again.
+KEY_SEALED = "key_sealed"
+KEY_SEALED_DETAIL = (
+    "the API key was sealed under another secret key (LIBRARYLAB_SECRET_KEY); enter it again"
+)
+# No word from OctoPrint that can be trusted: what a job on it does is unclear.
+SILENT = (OFFLINE, UNAUTHORIZED, KEY_SEALED)
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,9 @@ def _page(request: Request, session: Session, error: DomainError | None = None) 
     )
 
 
-def _changed(request: Request) -> None:
-    request.app.state.jobs_changed()
+def _changed(request: Request, printer_id: int | None = None) -> None:
+    """The printer ``printer_id`` (else every idle one) looks again at once: a job may start."""
+    request.app.state.jobs_changed(printer_id)
 
 
 @router.get("")
@@ -138,7 +139,7 @@ def bed_cleared(
             dispatcher.bed_cleared(printer_id, request.app.state.fleet.snapshot(printer_id))
     except DomainError as exc:
         return _page(request, session, exc)
-    _changed(request)
+    _changed(request, printer_id)
     return _see()
 
 

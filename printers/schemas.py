@@ -38,7 +38,8 @@ class PrinterStateOut(OutModel):
 
     state: str = Field(
         description="unknown, operational, printing, paused, error, disconnected, offline, "
-        "unauthorized or stalled"
+        "unauthorized, key_sealed (the API key was sealed under another secret key: enter it "
+        "again) or stalled"
     )
     detail: str = Field(
         description="why: OctoPrint's firmware error, or a status and a class of reason "

@@ -168,9 +168,10 @@ def check_printing_station(session: Session, station_id: int) -> None:
 
 
 def targets(session: Session, box: SecretBox) -> list[Target]:
-    """Every registered printer as its coordinator needs it (keys unsealed, in memory only)."""
+    """Every registered printer as its coordinator needs it (keys unsealed, in memory only;
+    None for a key sealed under another secret key)."""
     found = []
     for printer in list_printers(session):
         key = box.open(printer.api_key_sealed)
-        found.append(Target(printer.id, printer.name, printer.url, key or ""))
+        found.append(Target(printer.id, printer.name, printer.url, key))
     return found
