@@ -167,7 +167,8 @@
   function renderPrinters(now) {
     const printers = Object.values(state.printers || {}).sort((a, b) => text(a.name).localeCompare(text(b.name)));
     const tiles = printers.map((p) => {
-      let detail = p.detail ? text(p.detail) : "";
+      // A sealed key's label already says what to do, in the wall's language.
+      let detail = p.detail && p.state !== "key_sealed" ? text(p.detail) : "";
       if (p.state === "offline" && p.last_read) {
         detail = t.last_seen.replace("{age}", text(Math.round((now - new Date(p.last_read)) / 1000)));
       }

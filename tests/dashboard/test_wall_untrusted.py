@@ -195,6 +195,13 @@ def test_the_wall_shows_every_value_as_text(lab: Lab, page: Page) -> None:
                 job={"state": hostile(46), "file": hostile(47), "group": hostile(48)},
             ),
             "2": printer(2, "Prusa MK4", state=hostile(49)),
+            "3": printer(
+                3,
+                "Ultimaker",
+                state="key_sealed",
+                detail="sealed under another key",
+                bed_clear=True,
+            ),
         },
     }
 
@@ -208,6 +215,9 @@ def test_the_wall_shows_every_value_as_text(lab: Lab, page: Page) -> None:
     page.locator('[data-printer="2"]').wait_for(timeout=10_000)
     page.locator('[data-station="2"]').wait_for(timeout=10_000)
     assert "Prusa MK4" in page.locator('[data-printer="2"]').inner_text()
+    sealed = page.locator('[data-printer="3"]').inner_text()
+    assert "API-Schlüssel neu eingeben" in sealed  # the label, in the wall's language alone
+    assert "sealed under another key" not in sealed
     assert hostile(31) in page.locator("#stations").inner_text()
     assert hostile(34) in page.locator("#visit").inner_text()
     assert_nothing_ran(page)
