@@ -30,7 +30,7 @@ class Instance:
     def can_host(self, g: int, t: int, station: Station) -> bool:
         return (
             station.kind in self.needs[g]
-            and station.capacity >= self.sizes[g]
+            and station.fits(self.sizes[g])
             and (station.id, t) not in self.blocked
             and (g, t) not in self.absent
         )
@@ -70,12 +70,12 @@ def greedy(instance: Instance) -> Placement | None:
                 1
                 for st in instance.stations
                 if st.kind == station.kind
-                and st.capacity >= min((instance.sizes[g] for g in needing), default=0)
+                and st.seats >= min((instance.sizes[g] for g in needing), default=0)
             )
             scarcity = min(len(needing) * 10 // max(fitting, 1), 99)
             for g in needing:
                 if instance.can_host(g, t, station):
-                    snug = max(0, 9 - (station.capacity - instance.sizes[g]))
+                    snug = max(0, 9 - (station.seats - instance.sizes[g]))
                     weights[g, station.id] = 100_000 + 100 * scarcity + 10 * len(todo[g]) + snug
         for g, station_id in best_matching(weights).items():
             placement[g, t] = station_id

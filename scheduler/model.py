@@ -12,12 +12,32 @@ from librarylab.errors import Problem
 
 @dataclass(frozen=True)
 class Station:
-    """A station that can host one group per slot."""
+    """A station that can host one group per slot.
+
+    ``capacity`` people use it at once; up to ``max_group`` can be at it together, taking
+    turns (three people share a headset while the others watch the mirrored screen).
+    """
 
     id: int
     name: str
     kind: str
     capacity: int
+    max_group: int | None = None
+
+    @property
+    def seats(self) -> int:
+        """The largest group that fits: ``max_group`` when set, else ``capacity``."""
+        return max(self.max_group or self.capacity, self.capacity)
+
+    def fits(self, size: int) -> bool:
+        return size <= self.seats
+
+    def turn_minutes(self, size: int, slot_minutes: int) -> int | None:
+        """Each person's share of the slot when a group takes turns, rounded down; None when
+        everyone uses the station at once."""
+        if size <= self.capacity:
+            return None
+        return slot_minutes * self.capacity // size
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,7 @@ class Group:
 class Assignment:
     group: int
     station_id: int
+    turn_minutes: int | None = None  # per person, when the group takes turns at the station
 
 
 @dataclass(frozen=True)
