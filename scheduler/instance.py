@@ -30,7 +30,7 @@ class Instance:
     def can_host(self, g: int, t: int, station: Station) -> bool:
         return (
             station.kind in self.needs[g]
-            and station.fits(self.sizes[g])
+            and station.seats >= self.sizes[g]
             and (station.id, t) not in self.blocked
             and (g, t) not in self.absent
         )

@@ -6,6 +6,7 @@ Times are minutes since midnight, so the core needs no clock and no time zone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from librarylab.errors import Problem
 
@@ -24,7 +25,7 @@ class Station:
     capacity: int
     max_group: int | None = None
 
-    @property
+    @cached_property  # read in the planner's innermost loops
     def seats(self) -> int:
         """The largest group that fits: ``max_group`` when set, else ``capacity``."""
         return max(self.max_group or self.capacity, self.capacity)
