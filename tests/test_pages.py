@@ -100,9 +100,10 @@ def test_station_form_takes_a_max_group_at_least_the_capacity(staff: TestClient)
     index = next(s for s in staff.get("/api/stations").json() if s["name"] == "Valve Index")
     assert index["max_group"] == 3
     assert "bis 3 im Wechsel" in text_of(staff.get("/stations"))
-    assert 'name="max_group" type="number" min="1" max="100" value="3"' in staff.get(
-        f"/stations/{index['id']}"
-    ).text
+    assert (
+        'name="max_group" type="number" min="1" max="100" value="3"'
+        in staff.get(f"/stations/{index['id']}").text
+    )
 
 
 def test_taking_a_station_out_of_service_from_its_page(staff: TestClient) -> None:
