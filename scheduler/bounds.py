@@ -57,7 +57,7 @@ def lower_bound(
             groups = sum(
                 1 for s, n in zip(sizes, needs, strict=True) if kind in n and s >= threshold
             )
-            fitting = sum(1 for st in stations if st.kind == kind and st.fits(threshold))
+            fitting = sum(1 for st in stations if st.kind == kind and st.seats >= threshold)
             if groups and fitting:
                 slots = math.ceil(groups / fitting)
                 if slots > best.slots:
