@@ -349,3 +349,18 @@ def test_replan_keeps_the_slot_length_of_the_plan_after_the_default_changed(
     after = response.json()
     assert after["slots"][:2] == before["slots"][:2]
     assert [(s["start"], s["end"]) for s in after["slots"][2:]] == [("11:50", "12:10")]
+
+
+def test_a_changed_max_group_marks_the_plan_stale(demo: Lab) -> None:
+    visit = visit_id(demo, "Stadtbücherei Eschweiler")
+    post(demo, f"/api/visits/{visit}/plan")
+    cardboards = next(i for i, s in stations(demo).items() if s["name"] == "VR-Cardboards")
+    unchanged = demo.client.patch(
+        f"/api/stations/{cardboards}", json={"max_group": None}, headers=demo.headers()
+    )
+    assert unchanged.status_code == 200
+    plan_url = f"/api/visits/{visit}/plan"
+    assert demo.client.get(plan_url, headers=demo.headers()).json()["stale"] is False
+    demo.client.patch(f"/api/stations/{cardboards}", json={"max_group": 5}, headers=demo.headers())
+    stored = demo.client.get(plan_url, headers=demo.headers()).json()
+    assert stored["stale_reasons"] == ["VR-Cardboards was changed."]
