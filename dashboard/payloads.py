@@ -67,6 +67,7 @@ class StationState(Payload):
     name: Name
     kind: Literal["vr", "gaming", "printing"]
     capacity: Count = 0
+    max_group: Count | None = None  # people at it together, taking turns (None: capacity)
     status: Literal["available", "out_of_service"]
     status_reason: Text = ""
     current_group: Name | None = None

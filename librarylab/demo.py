@@ -25,12 +25,42 @@ ROUND_OPEN = "Coworking-Runde 3"  # the round whose dates libraries can still as
 FREE_DATES_AHEAD = 3  # free Wednesdays in the open round, from two weeks on
 
 STATIONS: list[dict[str, Any]] = [
-    {"name": "VR-Brille HTC Vive", "kind": Kind.VR, "capacity": 2, "needs_staff": True},
-    {"name": "VR-Brille Oculus Rift", "kind": Kind.VR, "capacity": 2, "needs_staff": True},
+    {
+        "name": "VR-Brille HTC Vive",
+        "kind": Kind.VR,
+        "capacity": 2,
+        "max_group": 3,  # one wears it, the others watch the mirrored screen, then swap
+        "needs_staff": True,
+    },
+    {
+        "name": "VR-Brille Oculus Rift",
+        "kind": Kind.VR,
+        "capacity": 2,
+        "max_group": 3,
+        "needs_staff": True,
+    },
     {"name": "VR-Cardboards", "kind": Kind.VR, "capacity": 4, "needs_staff": False},
-    {"name": "Nintendo Switch", "kind": Kind.GAMING, "capacity": 4, "needs_staff": False},
-    {"name": "PlayStation 4", "kind": Kind.GAMING, "capacity": 4, "needs_staff": False},
-    {"name": "Xbox One", "kind": Kind.GAMING, "capacity": 4, "needs_staff": False},
+    {
+        "name": "Nintendo Switch",
+        "kind": Kind.GAMING,
+        "capacity": 4,
+        "max_group": 6,  # four controllers; two more take over in turn
+        "needs_staff": False,
+    },
+    {
+        "name": "PlayStation 4",
+        "kind": Kind.GAMING,
+        "capacity": 4,
+        "max_group": 6,  # four controllers; two more take over in turn
+        "needs_staff": False,
+    },
+    {
+        "name": "Xbox One",
+        "kind": Kind.GAMING,
+        "capacity": 4,
+        "max_group": 6,  # four controllers; two more take over in turn
+        "needs_staff": False,
+    },
     {"name": "3D-Drucker Ultimaker 2+", "kind": Kind.PRINTING, "capacity": 4, "needs_staff": True},
     {"name": "3D-Drucker Prusa i3 MK3", "kind": Kind.PRINTING, "capacity": 4, "needs_staff": True},
     {

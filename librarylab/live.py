@@ -188,6 +188,7 @@ class LivePublisher:
                     "name": station.name,
                     "kind": station.kind.value,
                     "capacity": station.capacity,
+                    "max_group": station.max_group,
                     "status": station.status.value,
                     "status_reason": station.status_reason,
                     "current_group": group,

@@ -47,8 +47,8 @@ def lower_bound(
 ) -> Bound:
     """Every group needs a slot per kind; the groups needing a kind share its stations.
 
-    A group fits only stations at least its size, so for every size threshold the groups at
-    least that big share the stations at least that big.
+    A group fits only stations with at least its size in seats (``Station.seats``), so for
+    every size threshold the groups at least that big share the stations at least that big.
     """
     best = Bound(max((len(n) for n in needs), default=0))
     kinds = sorted({kind for need in needs for kind in need})
@@ -57,7 +57,7 @@ def lower_bound(
             groups = sum(
                 1 for s, n in zip(sizes, needs, strict=True) if kind in n and s >= threshold
             )
-            fitting = sum(1 for st in stations if st.kind == kind and st.capacity >= threshold)
+            fitting = sum(1 for st in stations if st.kind == kind and st.seats >= threshold)
             if groups and fitting:
                 slots = math.ceil(groups / fitting)
                 if slots > best.slots:
@@ -85,7 +85,7 @@ def check_stations(
                     ),
                 ],
             )
-        largest = max(st.capacity for st in of_kind)
+        largest = max(st.seats for st in of_kind)
         too_big = [s for s, n in zip(sizes, needs, strict=True) if kind in n and s > largest]
         if too_big:
             raise PlanningImpossible(

@@ -32,9 +32,7 @@ def to_document(plan: Plan, visit_id: int) -> dict[str, Any]:
                 "index": s.index,
                 "start": clock(s.start),
                 "end": clock(s.end),
-                "assignments": [
-                    {"group_id": a.group + 1, "station_id": a.station_id} for a in s.assignments
-                ],
+                "assignments": [_assignment(a) for a in s.assignments],
             }
             for s in plan.slots
         ],
@@ -43,6 +41,14 @@ def to_document(plan: Plan, visit_id: int) -> dict[str, Any]:
         "missing": [{"group_id": m.group + 1, "kind": m.kind} for m in plan.missing],
         "engine": plan.engine,
     }
+
+
+def _assignment(a: Assignment) -> dict[str, Any]:
+    """``turn_minutes`` only where the group takes turns: other cells stay as they were."""
+    shown: dict[str, Any] = {"group_id": a.group + 1, "station_id": a.station_id}
+    if a.turn_minutes is not None:
+        shown["turn_minutes"] = a.turn_minutes
+    return shown
 
 
 def from_document(document: dict[str, Any]) -> Plan:
@@ -62,7 +68,10 @@ def from_document(document: dict[str, Any]) -> Plan:
                 s["index"],
                 minutes(s["start"]),
                 minutes(s["end"]),
-                tuple(Assignment(a["group_id"] - 1, a["station_id"]) for a in s["assignments"]),
+                tuple(
+                    Assignment(a["group_id"] - 1, a["station_id"], a.get("turn_minutes"))
+                    for a in s["assignments"]
+                ),
             )
             for s in document["slots"]
         ),

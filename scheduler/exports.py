@@ -19,7 +19,18 @@ from visits.service import get_visit
 # CSV injection is to start such a cell with a single quote, which shows it as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-CSV_COLUMNS = ["slot", "start", "end", "group", "size", "members", "station_id", "station", "kind"]
+CSV_COLUMNS = [
+    "slot",
+    "start",
+    "end",
+    "group",
+    "size",
+    "members",
+    "station_id",
+    "station",
+    "kind",
+    "turn_minutes",  # minutes per person where the group takes turns; empty otherwise
+]
 
 
 def _rows(session: Session, visit_id: int) -> list[dict[str, object]]:
@@ -41,6 +52,7 @@ def _rows(session: Session, visit_id: int) -> list[dict[str, object]]:
                     "station_id": a["station_id"],
                     "station": station.name if station else f"#{a['station_id']}",
                     "kind": station.kind.value if station else "",
+                    "turn_minutes": a.get("turn_minutes", ""),
                 }
             )
     return rows
@@ -89,7 +101,10 @@ def plan_calendar(session: Session, visit_id: int, *, timezone: str, lab_name: s
             )
         event.add("summary", f"{row['group']}: {row['station']}")
         event.add("location", f"{lab_name}, {row['station']}")
-        event.add("description", f"Group {row['group']} ({row['size']}) {row['members']}".strip())
+        description = f"Group {row['group']} ({row['size']}) {row['members']}".strip()
+        if row["turn_minutes"] != "":
+            description += f"\n{row['size']} people · ~{row['turn_minutes']} min each"
+        event.add("description", description)
         calendar.add_component(event)
     calendar.add_missing_timezones()
     return bytes(calendar.to_ical())

@@ -35,7 +35,7 @@ def _size_limit(request: Request) -> int:
     """The largest group every kind can still host (and the staff's own maximum)."""
     limit = request.max_group_size or request.people_count
     for kind in request.kinds:
-        capacities = [s.capacity for s in request.stations if s.kind == kind]
+        capacities = [s.seats for s in request.stations if s.kind == kind]
         if capacities:
             limit = min(limit, max(capacities))
     return max(limit, 1)

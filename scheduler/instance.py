@@ -30,7 +30,7 @@ class Instance:
     def can_host(self, g: int, t: int, station: Station) -> bool:
         return (
             station.kind in self.needs[g]
-            and station.capacity >= self.sizes[g]
+            and station.seats >= self.sizes[g]
             and (station.id, t) not in self.blocked
             and (g, t) not in self.absent
         )
@@ -62,20 +62,23 @@ def greedy(instance: Instance) -> Placement | None:
         taken = {s for (_g, slot), s in placement.items() if slot == t}
         waiting = [g for g in range(len(todo)) if todo[g] and (g, t) not in placement]
         weights: dict[tuple[int, int], int] = {}
+        by_kind: dict[str, tuple[list[int], int]] = {}  # kind -> groups needing it, scarcity
         for station in instance.stations:
             if station.id in taken:
                 continue
-            needing = [g for g in waiting if station.kind in todo[g]]
-            fitting = sum(
-                1
-                for st in instance.stations
-                if st.kind == station.kind
-                and st.capacity >= min((instance.sizes[g] for g in needing), default=0)
-            )
-            scarcity = min(len(needing) * 10 // max(fitting, 1), 99)
+            if station.kind not in by_kind:
+                needing = [g for g in waiting if station.kind in todo[g]]
+                smallest = min((instance.sizes[g] for g in needing), default=0)
+                fitting = sum(
+                    1
+                    for st in instance.stations
+                    if st.kind == station.kind and st.seats >= smallest
+                )
+                by_kind[station.kind] = needing, min(len(needing) * 10 // max(fitting, 1), 99)
+            needing, scarcity = by_kind[station.kind]
             for g in needing:
                 if instance.can_host(g, t, station):
-                    snug = max(0, 9 - (station.capacity - instance.sizes[g]))
+                    snug = max(0, 9 - (station.seats - instance.sizes[g]))
                     weights[g, station.id] = 100_000 + 100 * scarcity + 10 * len(todo[g]) + snug
         for g, station_id in best_matching(weights).items():
             placement[g, t] = station_id

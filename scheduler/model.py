@@ -6,18 +6,39 @@ Times are minutes since midnight, so the core needs no clock and no time zone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from librarylab.errors import Problem
 
 
 @dataclass(frozen=True)
 class Station:
-    """A station that can host one group per slot."""
+    """A station that can host one group per slot.
+
+    ``capacity`` people use it at once; up to ``max_group`` can be at it together, taking
+    turns (three people share a headset while the others watch the mirrored screen).
+    """
 
     id: int
     name: str
     kind: str
     capacity: int
+    max_group: int | None = None
+
+    @cached_property  # read in the planner's innermost loops
+    def seats(self) -> int:
+        """The largest group that fits: ``max_group`` when set, else ``capacity``."""
+        return max(self.max_group or self.capacity, self.capacity)
+
+    def fits(self, size: int) -> bool:
+        return size <= self.seats
+
+    def turn_minutes(self, size: int, slot_minutes: int) -> int | None:
+        """Each person's share of the slot when a group takes turns, rounded down; None when
+        everyone uses the station at once."""
+        if size <= self.capacity:
+            return None
+        return slot_minutes * self.capacity // size
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,7 @@ class Group:
 class Assignment:
     group: int
     station_id: int
+    turn_minutes: int | None = None  # per person, when the group takes turns at the station
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ def _show(
                 for name, avoids in options.get("people", [])
             ),
             "cells": _cells(view.plan) if view else {},
+            "turns": _turns(view.plan) if view else {},
             "outages": outages,
             "stale": [r.translated(_) for r in view.stale_reasons] if view else [],
             "error": page.error,
@@ -161,6 +162,16 @@ def _ordered(stations: Iterable[StationRow]) -> list[StationRow]:
 def _cells(plan: Plan) -> dict[tuple[int, int], int]:
     """(slot index, station id) -> group index, for the grid."""
     return {(s.index, a.station_id): a.group for s in plan.slots for a in s.assignments}
+
+
+def _turns(plan: Plan) -> dict[tuple[int, int], int]:
+    """(slot index, station id) -> minutes per person, where a group takes turns."""
+    return {
+        (s.index, a.station_id): a.turn_minutes
+        for s in plan.slots
+        for a in s.assignments
+        if a.turn_minutes is not None
+    }
 
 
 def _refused(request: Request, exc: DomainError) -> _Page:
@@ -295,5 +306,6 @@ def print_page(
             "stations": stations,
             "columns": used,
             "cells": _cells(view.plan),
+            "turns": _turns(view.plan),
         },
     )

@@ -304,12 +304,12 @@ def _check_pins(instance: Instance, groups: Sequence[Group]) -> None:
                 "Group {group} is pinned in slot {slot} to a station that is not in service.",
                 where,
             )
-        elif groups[g].size > station.capacity:
+        elif not station.fits(groups[g].size):
             reason = Problem(
                 "pins",
                 "Group {group} ({size} people) is pinned to {station}, which takes {capacity}.",
                 where
-                | {"size": groups[g].size, "station": station.name, "capacity": station.capacity},
+                | {"size": groups[g].size, "station": station.name, "capacity": station.seats},
             )
         elif station.kind not in instance.needs[g] or (g, station.kind) in kinds_pinned:
             reason = Problem(
@@ -330,6 +330,10 @@ def _check_pins(instance: Instance, groups: Sequence[Group]) -> None:
         raise PlanningImpossible(reason, [Problem("pins", "Remove that pin.")])
 
 
+def _turn(station: Station | None, size: int, slot_minutes: int) -> int | None:
+    return station.turn_minutes(size, slot_minutes) if station is not None else None
+
+
 def _assemble(
     groups: Sequence[Group],
     settled: _Settled,
@@ -342,10 +346,21 @@ def _assemble(
     needs: Sequence[frozenset[str]],
 ) -> Plan:
     slots = list(settled.slots)
+    by_id = {s.id: s for s in request.stations}
     for t in range(len(settled.slots), len(times)):
         start, end = times[t]
         here = sorted((g, s) for (g, slot), s in placement.items() if slot == t)
-        slots.append(Slot(t, start, end, tuple(Assignment(g, s) for g, s in here)))
+        slots.append(
+            Slot(
+                t,
+                start,
+                end,
+                tuple(
+                    Assignment(g, s, _turn(by_id.get(s), groups[g].size, end - start))
+                    for g, s in here
+                ),
+            )
+        )
     # Drop trailing slots nobody uses (a partial plan may not need the whole window).
     while slots and len(slots) > len(settled.slots) and not slots[-1].assignments:
         slots.pop()

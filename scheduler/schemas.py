@@ -79,6 +79,11 @@ class GroupOut(OutModel):
 class AssignmentOut(OutModel):
     group_id: int
     station_id: int
+    turn_minutes: int | None = Field(
+        default=None,
+        description="minutes per person when the group is larger than the station's capacity "
+        "and takes turns (slot minutes × capacity ÷ group size, rounded down); null otherwise",
+    )
 
 
 class SlotOut(OutModel):

@@ -102,7 +102,7 @@ def _lab(session: Session) -> list[StationRow]:
 
 
 def _model(row: StationRow) -> Station:
-    return Station(row.id, row.name, row.kind.value, row.capacity)
+    return Station(row.id, row.name, row.kind.value, row.capacity, row.max_group)
 
 
 def _busy_elsewhere(session: Session, visit: Visit) -> list[Busy]:
@@ -187,6 +187,19 @@ def _request(
     )
 
 
+def _station_inputs(row: StationRow, outages: dict[str, str]) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "name": row.name,
+        "kind": row.kind.value,
+        "capacity": row.capacity,
+        "status": Status.OUT_OF_SERVICE.value if str(row.id) in outages else row.status.value,
+    }
+    # Only when set: plans made before stations had max_group do not look out of date.
+    if row.max_group is not None:
+        shown["max_group"] = row.max_group
+    return shown
+
+
 def _inputs(session: Session, visit: Visit, outages: dict[str, str]) -> dict[str, Any]:
     """What the plan was made for, to notice later changes."""
     return {
@@ -198,15 +211,7 @@ def _inputs(session: Session, visit: Visit, outages: dict[str, str]) -> dict[str
             "hands_on_end": visit.hands_on_end.strftime("%H:%M") if visit.hands_on_end else None,
             "participants": visit.participants,
         },
-        "stations": {
-            str(r.id): {
-                "name": r.name,
-                "kind": r.kind.value,
-                "capacity": r.capacity,
-                "status": Status.OUT_OF_SERVICE.value if str(r.id) in outages else r.status.value,
-            }
-            for r in _lab(session)
-        },
+        "stations": {str(r.id): _station_inputs(r, outages) for r in _lab(session)},
         "outages": outages,
     }
 

@@ -27,7 +27,13 @@ MAX_NOTES_LENGTH = 4000  # a page of text: enough for directions and quirks, not
 
 
 def station_problems(
-    *, name: str, capacity: int, status: Status, status_reason: str, notes: str = ""
+    *,
+    name: str,
+    capacity: int,
+    status: Status,
+    status_reason: str,
+    notes: str = "",
+    max_group: int | None = None,
 ) -> list[Problem]:
     """The rules a station breaks; empty when it is valid."""
     problems: list[Problem] = []
@@ -45,6 +51,15 @@ def station_problems(
                 "capacity",
                 "Capacity must be between 1 and {limit} people.",
                 {"limit": MAX_CAPACITY},
+            )
+        )
+    if max_group is not None and not capacity <= max_group <= MAX_CAPACITY:
+        problems.append(
+            Problem(
+                "max_group",
+                "max_group (people at the station together, taking turns) must be between the "
+                "capacity ({capacity}) and {limit}; leave it empty when nobody takes turns.",
+                {"capacity": capacity, "limit": MAX_CAPACITY},
             )
         )
     if len(status_reason) > MAX_REASON_LENGTH:

@@ -18,6 +18,8 @@ class Station(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[Kind] = mapped_column(str_enum(Kind))
     capacity: Mapped[int] = mapped_column(Integer)
+    # People who can be at it together, taking turns; None: just ``capacity``.
+    max_group: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     needs_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[Status] = mapped_column(
         str_enum(Status),

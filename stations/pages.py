@@ -32,6 +32,7 @@ def _values(form: FormData) -> dict[str, Any]:
         "name": forms.text(form, "name"),
         "kind": kind,
         "capacity": forms.integer(form, "capacity"),
+        "max_group": forms.integer(form, "max_group") if forms.text(form, "max_group") else None,
         "needs_staff": forms.checkbox(form, "needs_staff"),
         "status": Status.OUT_OF_SERVICE
         if forms.checkbox(form, "out_of_service")
@@ -74,6 +75,7 @@ def new_station_page(request: Request, _user: PageUser) -> Response:
         "name": "",
         "kind": "vr",
         "capacity": 3,
+        "max_group": None,
         "needs_staff": False,
         "status": Status.AVAILABLE,
         "status_reason": "",

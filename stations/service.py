@@ -13,7 +13,16 @@ from librarylab.errors import Conflict, InvalidInput, NotFound, reject_unknown_f
 from stations.model import Kind, Status, station_problems
 from stations.orm import Station
 
-EDITABLE = ("name", "kind", "capacity", "needs_staff", "status", "status_reason", "notes")
+EDITABLE = (
+    "name",
+    "kind",
+    "capacity",
+    "max_group",
+    "needs_staff",
+    "status",
+    "status_reason",
+    "notes",
+)
 
 
 def list_stations(session: Session) -> Sequence[Station]:
@@ -31,6 +40,7 @@ def get_station(session: Session, station_id: int) -> Station:
 
 def create_station(session: Session, values: Mapping[str, Any]) -> Station:
     fields: dict[str, Any] = {
+        "max_group": None,
         "needs_staff": False,
         "status": Status.AVAILABLE,
         "status_reason": "",
@@ -79,6 +89,7 @@ def _normalised(fields: Mapping[str, Any]) -> dict[str, Any]:
     result["kind"] = Kind(result["kind"])
     result["status"] = Status(result["status"])
     result["status_reason"] = str(result["status_reason"]).strip()
+    result["max_group"] = None if result["max_group"] is None else int(result["max_group"])
     if result["status"] is Status.AVAILABLE:
         result["status_reason"] = ""
     return result
@@ -91,6 +102,7 @@ def _check(session: Session, fields: Mapping[str, Any], station_id: int | None) 
         status=Status(fields["status"]),
         status_reason=str(fields["status_reason"]),
         notes=str(fields["notes"] or ""),
+        max_group=None if fields.get("max_group") is None else int(fields["max_group"]),
     )
     if problems:
         raise InvalidInput.from_problem(problems[0])

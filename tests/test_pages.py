@@ -85,6 +85,27 @@ def test_station_form_shows_what_to_fix_and_stores_nothing(staff: TestClient) ->
     assert "Wii U" in text_of(staff.get("/stations"))
 
 
+def test_station_form_takes_a_max_group_at_least_the_capacity(staff: TestClient) -> None:
+    form = staff.get("/stations/new")
+    assert 'name="max_group"' in form.text
+    assert "Max. Gruppe (im Wechsel)" in text_of(form)
+    assert "die anderen schauen auf dem gespiegelten Bildschirm zu" in text_of(form)
+    fields = {"name": "Valve Index", "kind": "vr", "capacity": "2", "max_group": "1"}
+    refused = submit(staff, "/stations/new", "/stations/new", fields)
+    assert refused.status_code == 422
+    assert error_of(refused).startswith("max_group (Personen gemeinsam an der Station")
+    assert "Valve Index" not in text_of(staff.get("/stations"))
+    created = submit(staff, "/stations/new", "/stations/new", {**fields, "max_group": "3"})
+    assert created.status_code == 303
+    index = next(s for s in staff.get("/api/stations").json() if s["name"] == "Valve Index")
+    assert index["max_group"] == 3
+    assert "bis 3 im Wechsel" in text_of(staff.get("/stations"))
+    assert (
+        'name="max_group" type="number" min="1" max="100" value="3"'
+        in staff.get(f"/stations/{index['id']}").text
+    )
+
+
 def test_taking_a_station_out_of_service_from_its_page(staff: TestClient) -> None:
     fields = {
         "name": "Xbox One",

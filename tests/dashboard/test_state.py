@@ -127,6 +127,14 @@ def test_station_state_and_heartbeats_make_one_card() -> None:
     assert (card["name"], card["agent"], card["last_seen"]) == ("Xbox One", "online", stamp)
 
 
+def test_a_station_card_carries_how_many_take_turns_there() -> None:
+    state = wall()
+    state.apply(T.station_state(3), station(3), NOW)
+    assert state.part("station:3")["max_group"] is None
+    state.apply(T.station_state(3), station(3, max_group=6), NOW)
+    assert (state.part("station:3")["capacity"], state.part("station:3")["max_group"]) == (4, 6)
+
+
 def test_a_last_will_marks_the_station_offline() -> None:
     state = wall()
     state.apply(T.station_heartbeat(3), {"state": "online", "ts": NOW.isoformat()}, NOW)
@@ -228,6 +236,7 @@ HOSTILE_ID = '902"><img src=x onerror=alert(1)>'
         (T.printer_state(2), printer(2, nozzle=[215.0])),
         (T.printer_state(2), printer(2, state="<b>melting</b>")),
         (T.station_state(3), station(3, capacity=-1)),
+        (T.station_state(3), station(3, max_group="6")),
         (T.station_state(3), station(3, kind="<script>")),
         (T.station_heartbeat(3), {"state": "alive"}),
         (T.station_heartbeat(3), {"state": "online", "ts": "yesterday"}),

@@ -97,7 +97,12 @@ def test_replan_after_a_vr_station_breaks_at_half_time(demo: Lab) -> None:
     visit = visit_id(demo, "Stadtbücherei Eschweiler")
     before = post(demo, f"/api/visits/{visit}/plan").json()
     vr = [i for i, s in stations(demo).items() if s["kind"] == "vr"]
-    used_vr = [a["station_id"] for a in before["slots"][1]["assignments"] if a["station_id"] in vr]
+    used_vr = [
+        a["station_id"]
+        for slot in before["slots"][1:]
+        for a in slot["assignments"]
+        if a["station_id"] in vr
+    ]
     broken = used_vr[0]
     response = post(
         demo, f"/api/visits/{visit}/plan/replan", {"at": "11:45", "station_out": broken}
@@ -165,7 +170,11 @@ def test_pins_and_named_people_with_marks(demo: Lab) -> None:
     ]
     body = {"people": people, "pins": [{"group_id": 2, "slot_index": 0, "station_id": printer}]}
     plan = post(demo, f"/api/visits/{visit}/plan", body).json()
-    assert plan["slots"][0]["assignments"][1] == {"group_id": 2, "station_id": printer}
+    assert plan["slots"][0]["assignments"][1] == {
+        "group_id": 2,
+        "station_id": printer,
+        "turn_minutes": None,  # everyone prints at once: nobody takes turns
+    }
     mia = next(g for g in plan["groups"] if "Mia" in g["members"])
     vr = {i for i, s in stations(demo).items() if s["kind"] == "vr"}
     assert all(
@@ -227,6 +236,32 @@ def test_plan_exports_as_csv_and_icalendar(demo: Lab) -> None:
     ).walk("VEVENT")
     assert len(events) == 9
     assert events[0].decoded("dtstart").isoformat() == "2018-04-16T11:00:00+02:00"
+    # Groups of 3 take turns at the VR headsets for 2: 20 min × 2 ÷ 3 = 13 min each.
+    at_headsets = [r for r in rows if r["station"].startswith("VR-Brille")]
+    assert len(at_headsets) == 3
+    assert {r["turn_minutes"] for r in at_headsets} == {"13"}
+    assert {r["turn_minutes"] for r in rows if r not in at_headsets} == {""}
+    described = [str(e["description"]) for e in events if "VR-Brille" in str(e["summary"])]
+    assert len(described) == 3
+    assert all("3 people · ~13 min each" in d for d in described)
+    others = [str(e["description"]) for e in events if "VR-Brille" not in str(e["summary"])]
+    assert not any("min each" in d for d in others)
+
+
+def test_the_demo_plan_uses_the_real_vr_headsets(demo: Lab) -> None:
+    visit = visit_id(demo, "Stadtbücherei Eschweiler")
+    plan = post(demo, f"/api/visits/{visit}/plan").json()
+    names = {i: s["name"] for i, s in stations(demo).items()}
+    vr = [
+        (names[a["station_id"]], a["turn_minutes"])
+        for slot in plan["slots"]
+        for a in slot["assignments"]
+        if names[a["station_id"]].startswith("VR-Brille")
+    ]
+    assert {name for name, _turn in vr} == {"VR-Brille HTC Vive", "VR-Brille Oculus Rift"}
+    assert len(vr) == 3  # every group of 3 takes turns at a headset
+    assert {turn for _name, turn in vr} == {13}
+    assert plan["optimal"] is True
 
 
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV Injection").
@@ -314,3 +349,18 @@ def test_replan_keeps_the_slot_length_of_the_plan_after_the_default_changed(
     after = response.json()
     assert after["slots"][:2] == before["slots"][:2]
     assert [(s["start"], s["end"]) for s in after["slots"][2:]] == [("11:50", "12:10")]
+
+
+def test_a_changed_max_group_marks_the_plan_stale(demo: Lab) -> None:
+    visit = visit_id(demo, "Stadtbücherei Eschweiler")
+    post(demo, f"/api/visits/{visit}/plan")
+    cardboards = next(i for i, s in stations(demo).items() if s["name"] == "VR-Cardboards")
+    unchanged = demo.client.patch(
+        f"/api/stations/{cardboards}", json={"max_group": None}, headers=demo.headers()
+    )
+    assert unchanged.status_code == 200
+    plan_url = f"/api/visits/{visit}/plan"
+    assert demo.client.get(plan_url, headers=demo.headers()).json()["stale"] is False
+    demo.client.patch(f"/api/stations/{cardboards}", json={"max_group": 5}, headers=demo.headers())
+    stored = demo.client.get(plan_url, headers=demo.headers()).json()
+    assert stored["stale_reasons"] == ["VR-Cardboards was changed."]

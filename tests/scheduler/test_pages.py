@@ -29,15 +29,23 @@ def test_plan_print_and_replan_through_the_pages(staff: TestClient) -> None:
     assert "3 Durchgänge · Untergrenze 3 · bewiesen optimal" in shown
     assert "11:00–11:20" in shown
     assert "A (3)" in shown
+    # Three people share a VR headset for two: each gets 20 min × 2 ÷ 3, rounded down.
+    assert "3 Personen · je ~13 min" in shown
 
     printed = staff.get(f"{page}/print")
     assert printed.status_code == 200
     assert "/static/print.css" in printed.text
     assert "Gruppen" in text_of(printed)
+    assert "3 Personen · je ~13 min" in text_of(printed)
 
     plan = stored_plan(staff, visit)
     vr = {s["id"] for s in staff.get("/api/stations").json() if s["kind"] == "vr"}
-    broken = next(a["station_id"] for a in plan["slots"][1]["assignments"] if a["station_id"] in vr)
+    broken = next(
+        a["station_id"]
+        for slot in plan["slots"][1:]
+        for a in slot["assignments"]
+        if a["station_id"] in vr
+    )
     answer = submit(
         staff,
         page,

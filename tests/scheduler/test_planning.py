@@ -6,9 +6,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
+from scheduler.bounds import lower_bound
 from scheduler.model import Busy, Person, Pin, Plan, PlanningImpossible, Request, Station
 from scheduler.planning import plan, replan
 from tests.scheduler.validator import violations
@@ -225,3 +227,67 @@ def test_the_same_request_gives_the_same_plan_on_a_busy_machine() -> None:
     with busy_cpu(4):
         loaded = plan(req)
     assert loaded == quiet
+
+
+# Seats and turns: a headset used by 2 at once, 3 together taking turns.
+HEADSET = Station(1, "vr-headset", "vr", 2, max_group=3)
+TURNS_LAB = (HEADSET, Station(2, "gaming-2", "gaming", 4), Station(3, "printing-3", "printing", 4))
+
+
+def test_a_group_of_three_takes_turns_at_a_headset_for_two() -> None:
+    req = request(TURNS_LAB, participants=9)
+    result = valid(req, plan(req))
+    assert [g.size for g in result.groups] == [3, 3, 3]
+    assert len(result.slots) == 3
+    at_headset = [a for slot in result.slots for a in slot.assignments if a.station_id == 1]
+    assert len(at_headset) == 3
+    assert {a.turn_minutes for a in at_headset} == {13}  # 20 min × 2 ÷ 3, rounded down
+    elsewhere = [a for slot in result.slots for a in slot.assignments if a.station_id != 1]
+    assert {a.turn_minutes for a in elsewhere} == {None}
+
+
+def test_a_group_of_four_does_not_fit_a_headset_for_three() -> None:
+    req = request(TURNS_LAB, participants=8, group_count=2)
+    with pytest.raises(PlanningImpossible) as caught:
+        plan(req)
+    assert caught.value.reason.message == (
+        "A group of 4 people does not fit any VR station (the largest takes 3)."
+    )
+
+
+def test_without_max_group_a_headset_takes_only_its_capacity() -> None:
+    plain = (Station(1, "vr-headset", "vr", 2), *TURNS_LAB[1:])
+    req = request(plain, participants=9, end=hm("13:30"))
+    result = valid(req, plan(req))
+    assert max(g.size for g in result.groups) == 2  # 5 groups, as before max_group existed
+    assert len(result.slots) == 5
+    assert all(a.turn_minutes is None for slot in result.slots for a in slot.assignments)
+
+
+def test_a_pin_of_a_group_too_big_even_for_turns_is_refused() -> None:
+    req = request(TURNS_LAB, participants=8, group_count=2, pins=(Pin(0, 0, 1),))
+    with pytest.raises(PlanningImpossible):
+        plan(req)
+
+
+def test_a_headset_with_turns_counts_in_the_lower_bound() -> None:
+    vr = frozenset({"vr"})
+    headsets = (HEADSET, Station(4, "vr-4", "vr", 2, max_group=3), Station(5, "vr-5", "vr", 2))
+    # Groups of 3 fit the two headsets with turns, not the third: 4 groups need 2 slots.
+    bound = lower_bound([3, 3, 3, 3], [vr] * 4, headsets)
+    assert (bound.slots, bound.stations) == (2, 2)
+    req = request((*headsets, *TURNS_LAB[1:], Station(6, "printing-6", "printing", 4)))
+    req = replace(req, participants=12, end=hm("13:00"))
+    result = valid(req, plan(req))
+    assert result.lower_bound_slots == len(result.slots) == 4
+    assert result.optimal
+
+
+def test_replan_keeps_turns_where_groups_share_a_station() -> None:
+    stations = (HEADSET, Station(4, "vr-4", "vr", 2, max_group=3), *TURNS_LAB[1:])
+    req = request(stations, participants=9, end=hm("13:00"))
+    before = valid(req, plan(req))
+    at = hm("11:40")
+    used = next(a.station_id for a in before.slots[2].assignments if a.station_id in (1, 4))
+    after = replan(req, before, at=at, station_out=used)
+    assert violations(req, after, history=2, broken={used: at}) == []

@@ -19,9 +19,17 @@ KINDS = ("vr", "gaming", "printing")
 @st.composite
 def labs(draw: st.DrawFn) -> tuple[Station, ...]:
     specs = draw(
-        st.lists(st.tuples(st.sampled_from(KINDS), st.integers(1, 6)), min_size=1, max_size=9)
+        st.lists(
+            st.tuples(st.sampled_from(KINDS), st.integers(1, 6), st.none() | st.integers(0, 3)),
+            min_size=1,
+            max_size=9,
+        )
     )
-    return tuple(Station(i, f"S{i}", kind, cap) for i, (kind, cap) in enumerate(specs, 1))
+    # Some stations let more people take turns: max_group = capacity + 0..3.
+    return tuple(
+        Station(i, f"S{i}", kind, cap, None if extra is None else cap + extra)
+        for i, (kind, cap, extra) in enumerate(specs, 1)
+    )
 
 
 @st.composite

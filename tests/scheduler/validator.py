@@ -58,10 +58,21 @@ def violations(
                 found.append(f"slot {t} uses station {a.station_id}, which is not in service")
                 continue
             group = plan.groups[a.group]
-            if group.size > station.capacity:
-                found.append(
-                    f"group {group.name} ({group.size}) exceeds {station.name} ({station.capacity})"
+            # Up to max_group people can be at a station, taking turns beyond its capacity.
+            seats = station.capacity if station.max_group is None else station.max_group
+            if group.size > max(seats, station.capacity):
+                found.append(f"group {group.name} ({group.size}) exceeds {station.name} ({seats})")
+            if t >= history:
+                turn = (
+                    None
+                    if group.size <= station.capacity
+                    else (slot.end - slot.start) * station.capacity // group.size
                 )
+                if a.turn_minutes != turn:
+                    found.append(
+                        f"group {group.name} at {station.name} in slot {t}: turn "
+                        f"{a.turn_minutes} min, expected {turn}"
+                    )
             broke = broken.get(a.station_id)
             if broke is not None and broke < slot.end:
                 if t >= history:

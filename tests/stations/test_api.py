@@ -8,7 +8,16 @@ import pytest
 
 from tests.conftest import Lab
 
-CONTRACT_FIELDS = {"id", "name", "kind", "capacity", "needs_staff", "status", "status_reason"}
+CONTRACT_FIELDS = {
+    "id",
+    "name",
+    "kind",
+    "capacity",
+    "max_group",
+    "needs_staff",
+    "status",
+    "status_reason",
+}
 VIVE = {"name": "VR-Brille HTC Vive", "kind": "vr", "capacity": 2, "needs_staff": True}
 
 
@@ -32,6 +41,7 @@ def test_created_station_is_listed_with_contract_fields(lab: Lab) -> None:
     assert created | VIVE == created
     assert created["status"] == "available"
     assert created["status_reason"] == ""
+    assert created["max_group"] is None  # only as many as the capacity
     assert _all(lab) == [created]
     one = lab.client.get(f"/api/stations/{created['id']}", headers=lab.headers())
     assert one.json() == created
@@ -43,6 +53,9 @@ def test_created_station_is_listed_with_contract_fields(lab: Lab) -> None:
         ({**VIVE, "kind": "laser"}, 422, "'vr', 'gaming' or 'printing'"),
         ({**VIVE, "capacity": 0}, 422, "greater than or equal to 1"),
         ({**VIVE, "capacity": "many"}, 422, "valid integer"),
+        ({**VIVE, "max_group": 1}, 422, "max_group (people at the station together"),
+        ({**VIVE, "max_group": 0}, 422, "greater than or equal to 1"),
+        ({**VIVE, "max_group": 101}, 422, "less than or equal to 100"),
         ({**VIVE, "name": ""}, 422, "at least 1 character"),
         ({**VIVE, "name": "   "}, 422, "needs a name"),
         ({**VIVE, "status": "out_of_service"}, 422, "why the station is out of service"),
@@ -82,6 +95,7 @@ def test_taking_a_station_out_of_service_and_back(lab: Lab) -> None:
     ("change", "status", "says"),
     [
         ({"capacity": -3}, 422, "greater than or equal to 1"),
+        ({"max_group": 1}, 422, "must be between the capacity (2) and 100"),
         ({"name": None}, 422, "cannot be null: name"),
         ({"name": "Nintendo Switch"}, 409, "already exists"),
         ({"status": "out_of_service"}, 422, "why the station is out of service"),
@@ -128,3 +142,18 @@ def test_stations_need_a_login_or_token(lab: Lab, method: str, path: str) -> Non
     response = lab.client.request(method, path, json=VIVE)
     assert response.status_code == 401
     assert "Bearer" in response.json()["detail"]
+
+
+def test_max_group_lets_people_take_turns_and_can_be_cleared(lab: Lab) -> None:
+    station = _create(lab, {**VIVE, "max_group": 3})
+    assert (station["capacity"], station["max_group"]) == (2, 3)
+    url = f"/api/stations/{station['id']}"
+    larger = lab.client.patch(url, json={"capacity": 4}, headers=lab.headers())
+    assert larger.status_code == 422
+    assert "max_group" in larger.json()["detail"]
+    assert lab.client.get(url, headers=lab.headers()).json() == station
+    both = lab.client.patch(url, json={"capacity": 3, "max_group": 5}, headers=lab.headers())
+    assert (both.json()["capacity"], both.json()["max_group"]) == (3, 5)
+    cleared = lab.client.patch(url, json={"max_group": None}, headers=lab.headers())
+    assert cleared.status_code == 200
+    assert cleared.json()["max_group"] is None
