@@ -20,6 +20,8 @@ $(BIN)/.dev-installed: $(BIN)/.installed
 	touch $@
 
 ## Run the service on http://$(HOST):$(PORT) with SQLite in ./data; demo data when empty.
+## Links it hands out (invitations, mail) point there unless LIBRARYLAB_PUBLIC_URL says otherwise.
+run: export LIBRARYLAB_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(BIN)/.installed
 	$(BIN)/librarylab demo --if-empty
 	$(BIN)/librarylab serve --host $(HOST) --port $(PORT)

@@ -177,6 +177,14 @@ def test_a_newcomer_walks_through_the_first_run(first_run: FirstRun) -> None:
         assert link is not None
         wall = str(link["href"])
 
+        # A colleague invited on the staff page gets a link to this very service.
+        invited = client.post(
+            "/users/new",
+            data={"name": "kim", "role": "staff", "csrftoken": _form_token(client, "/users/new")},
+        )
+        assert invited.status_code == 200, invited.text
+        assert f"{first_run.base}/invite/" in invited.text
+
         mqtt = _healthy(client)["mqtt"]
         assert isinstance(mqtt, dict)
         assert (mqtt["enabled"], mqtt["broker"], mqtt["connected"]) == (True, "embedded", True)
