@@ -49,7 +49,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-TICKS = os.sysconf("SC_CLK_TCK")
+from bench.print_dispatch import usage
+
 WALLS = 5
 FINAL = ("awaiting_bed_clear", "failed", "unknown", "cancelled", "done")
 
@@ -95,18 +96,6 @@ def child(stats: str, port: str) -> None:
 
     threading.Thread(target=write, daemon=True).start()
     sys.exit(librarylab(["serve", "--port", port]))
-
-
-def usage(pid: int) -> tuple[float, float]:
-    """CPU seconds a process used so far, and its resident memory in MB."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICKS
-    rss = next(
-        int(line.split()[1]) / 1024
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if line.startswith("VmRSS:")
-    )
-    return cpu, rss
 
 
 @dataclass

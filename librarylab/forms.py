@@ -26,6 +26,16 @@ def _parsed(form: FormData, name: str, parse: Callable[[str], T], template: str)
         raise InvalidInput(template, name, value=raw) from None
 
 
+def optional_day(raw: str, name: str) -> date | None:
+    """A date typed into a filter (a query parameter); empty means no limit."""
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("'{value}' is not a date (YYYY-MM-DD).", name, value=raw) from None
+
+
 def integer(form: FormData, name: str) -> int:
     return _parsed(form, name, int, "'{value}' is not a whole number.")
 

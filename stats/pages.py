@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from urllib.parse import urlencode
 
 from babel.numbers import format_percent
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
 from booking.model import RequestState
+from librarylab import forms
 from librarylab.deps import PageUser, SessionDep, SettingsDep
 from librarylab.errors import DomainError, InvalidInput
 from librarylab.templating import gettext_for, render, request_language
@@ -45,15 +45,6 @@ def bars(rows: list[tuple[str, int, str]]) -> list[Bar]:
         Bar(label, value, round(BAR_SPACE * value / top, 1) if top else 0.0, css)
         for label, value, css in rows
     ]
-
-
-def _day(text: str, field: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("'{value}' is not a date (YYYY-MM-DD).", field, value=text) from None
 
 
 def _charts(figures: Figures, request: Request) -> dict[str, list[Bar]]:
@@ -108,7 +99,7 @@ def stats_page(
     error: DomainError | None = None
     figures = None
     try:
-        start, end = _day(raw["from"], "from"), _day(raw["to"], "to")
+        start, end = forms.optional_day(raw["from"], "from"), forms.optional_day(raw["to"], "to")
         figures = service.read_figures(session, start, end, service.today_in(settings.timezone))
     except InvalidInput as exc:
         error = exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
+from librarylab import forms
 from librarylab.audit import service
 from librarylab.audit.audited import TYPE_NAMES
 from librarylab.audit.trail import CHANGED
@@ -59,15 +60,6 @@ def labels(request: Request) -> dict[str, dict[str, str]]:
     }
 
 
-def _day(text: str, field: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("'{value}' is not a date (YYYY-MM-DD).", field, value=text) from None
-
-
 def _filters(raw: dict[str, str], zone: ZoneInfo) -> tuple[service.Filters, int]:
     """The form's values as filters; dates are whole days in the lab's time zone."""
     kind = raw["type"]
@@ -77,7 +69,7 @@ def _filters(raw: dict[str, str], zone: ZoneInfo) -> tuple[service.Filters, int]
         raise InvalidInput("An object id is a number.", "id")
     if len(raw["id"]) > 64 or len(raw["actor"]) > 80:
         raise InvalidInput("The filter is longer than any stored value.", "id")
-    first, last = _day(raw["from"], "from"), _day(raw["to"], "to")
+    first, last = forms.optional_day(raw["from"], "from"), forms.optional_day(raw["to"], "to")
     if first and last and last < first:
         raise InvalidInput("'Until' must not be before 'From'.", "to")
     offset = raw["offset"]
