@@ -251,7 +251,7 @@ def candidate(rng: random.Random, people: int, features: tuple[str, ...], staff:
         request = replace(request, busy=busy)
     if "pins" in features:
         request = replace(request, pins=random_pins(rng, request))
-    name = f"{people}p/{count}st " + "+".join(features)
+    name = f"{people}p/{count}st " + "+".join(features + (("staff",) if staff else ()))
     case = Case(name, request, features, staffed=staff)
     if "station out" in features:
         try:
