@@ -24,6 +24,7 @@ class Station:
     kind: str
     capacity: int
     max_group: int | None = None
+    needs_staff: bool = False  # a staff member must supervise it while a group is there
 
     @cached_property  # read in the planner's innermost loops
     def seats(self) -> int:
@@ -84,6 +85,15 @@ class Request:
     busy: tuple[Busy, ...] = ()
     accept_partial: bool = False
     time_limit_seconds: float = 2.0
+    staff_on_duty: int | None = None  # None: as many as it takes
+    stations_per_staff: int = 1  # staffed stations one person supervises at once
+
+    @property
+    def staff_capacity(self) -> int | None:
+        """How many stations that need staff can be in use in one slot; None: any number."""
+        if self.staff_on_duty is None:
+            return None
+        return max(self.staff_on_duty, 0) * max(self.stations_per_staff, 1)
 
     @property
     def people_count(self) -> int:
