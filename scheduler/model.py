@@ -122,6 +122,8 @@ class Slot:
     start: int
     end: int
     assignments: tuple[Assignment, ...]
+    staffed: int = 0  # stations in use that need staff
+    staff_capacity: int | None = None  # how many staff could supervise then; None: no limit
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class Plan:
     optimal: bool
     missing: tuple[Missing, ...] = ()
     engine: str = "greedy"  # which engine produced the assignments
+    staff_on_duty: int | None = None  # when the request limited staff (after any left)
+    stations_per_staff: int = 1
 
     def station_at(self, group: int, slot: int) -> int | None:
         for assignment in self.slots[slot].assignments:

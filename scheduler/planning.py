@@ -384,6 +384,8 @@ def _assemble(
                     Assignment(g, s, _turn(by_id.get(s), groups[g].size, end - start))
                     for g, s in here
                 ),
+                staffed=sum(1 for _g, s in here if s in by_id and by_id[s].needs_staff),
+                staff_capacity=request.staff_capacity,
             )
         )
     # Drop trailing slots nobody uses (a partial plan may not need the whole window).
@@ -407,4 +409,6 @@ def _assemble(
         optimal=optimal and not missing,
         missing=missing,
         engine=engine,
+        staff_on_duty=request.staff_on_duty,
+        stations_per_staff=request.stations_per_staff,
     )
