@@ -168,6 +168,7 @@ class Assignment(BaseModel):
     station_id: Id
     station: Name
     kind: Literal["vr", "gaming", "printing", ""]
+    needs_staff: bool = False  # a staff member supervises it
 
 
 class Slot(BaseModel):

@@ -94,6 +94,9 @@ def rotation_payload(
                         "kind": stations[a["station_id"]].kind.value
                         if a["station_id"] in stations
                         else "",
+                        # The wall marks where staff are needed now.
+                        "needs_staff": a["station_id"] in stations
+                        and bool(stations[a["station_id"]].needs_staff),
                     }
                     for a in slot["assignments"]
                 ],

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     session_max_age_hours: int = Field(default=12, ge=1, le=24 * 30)
     slot_minutes: int = Field(default=20, ge=1, le=240, description="Default slot length.")
     changeover_minutes: int = Field(default=5, ge=0, le=60, description="Default changeover.")
+    stations_per_staff: int = Field(
+        default=1, ge=1, le=20, description="Stations needing staff one person supervises at once."
+    )
     plan_time_limit_seconds: float = Field(
         default=2.0,
         gt=0,

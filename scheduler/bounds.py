@@ -40,15 +40,22 @@ class Bound:
     kind: str | None = None  # None: bound by the number of kinds a group must meet
     groups: int = 0
     stations: int = 0
+    supervised: int = 0  # > 0: bound by staff, this many visits need supervision
+    staff_capacity: int = 0  # supervised stations in use per slot at most
 
 
 def lower_bound(
-    sizes: Sequence[int], needs: Sequence[frozenset[str]], stations: Sequence[Station]
+    sizes: Sequence[int],
+    needs: Sequence[frozenset[str]],
+    stations: Sequence[Station],
+    staff_capacity: int | None = None,
 ) -> Bound:
     """Every group needs a slot per kind; the groups needing a kind share its stations.
 
     A group fits only stations with at least its size in seats (``Station.seats``), so for
     every size threshold the groups at least that big share the stations at least that big.
+    A visit to a kind whose every fitting station needs staff takes one of the
+    ``staff_capacity`` supervised places of its slot.
     """
     best = Bound(max((len(n) for n in needs), default=0))
     kinds = sorted({kind for need in needs for kind in need})
@@ -62,6 +69,18 @@ def lower_bound(
                 slots = math.ceil(groups / fitting)
                 if slots > best.slots:
                     best = Bound(slots, kind, groups, fitting)
+    if staff_capacity is not None:
+        supervised = sum(
+            1
+            for size, need in zip(sizes, needs, strict=True)
+            for kind in need
+            if all(st.needs_staff for st in stations if st.kind == kind and st.seats >= size)
+        )
+        if supervised:
+            # No staff at all: no full plan; the bound is then past any window.
+            slots = math.ceil(supervised / staff_capacity) if staff_capacity else 10 * supervised
+            if slots > best.slots:
+                best = Bound(slots, supervised=supervised, staff_capacity=staff_capacity)
     return best
 
 
@@ -123,6 +142,18 @@ def window_too_short(
         "needed": needed,
         "window": window,
     }
+    fixes = [
+        Problem(
+            "hands_on_end", "Extend the hands-on block to {end}.", {"end": clock(start + needed)}
+        )
+    ]
+    shorter = (window - (bound.slots - 1) * changeover) // bound.slots if bound.slots else 0
+    if shorter >= MIN_SLOT_MINUTES:
+        fixes.append(
+            Problem("slot_minutes", "Shorten slots to {minutes} min.", {"minutes": shorter})
+        )
+    if bound.supervised:
+        return _short_of_staff(bound, fixes)
     if bound.kind is None:
         reason = Problem(
             "hands_on_end",
@@ -145,16 +176,32 @@ def window_too_short(
             "Bring another {kind} station into service.",
             {"kind": kind_name(bound.kind)},
         )
-    fixes = [
-        Problem(
-            "hands_on_end", "Extend the hands-on block to {end}.", {"end": clock(start + needed)}
-        )
-    ]
-    shorter = (window - (bound.slots - 1) * changeover) // bound.slots if bound.slots else 0
-    if shorter >= MIN_SLOT_MINUTES:
-        fixes.append(
-            Problem("slot_minutes", "Shorten slots to {minutes} min.", {"minutes": shorter})
-        )
     fixes.append(other_fix)
     fixes.append(Problem("accept_partial", "Accept a partial plan (who misses what is listed)."))
+    return PlanningImpossible(reason, fixes)
+
+
+def _short_of_staff(bound: Bound, extend: list[Problem]) -> PlanningImpossible:
+    """Staff on duty are the bottleneck: say so, and what would relieve them."""
+    if bound.staff_capacity:
+        reason = Problem(
+            "staff_on_duty",
+            "{visits} station visits need supervision and staff can supervise {capacity} "
+            "station(s) at once: that needs {slots} slots, more than fit into the hands-on "
+            "block.",
+            {"visits": bound.supervised, "capacity": bound.staff_capacity, "slots": bound.slots},
+        )
+    else:
+        reason = Problem(
+            "staff_on_duty",
+            "{visits} station visits need supervision, but no staff are on duty.",
+            {"visits": bound.supervised},
+        )
+    fixes = [
+        Problem("staff_on_duty", "Put one more person on duty."),
+        *(extend if bound.staff_capacity else []),
+        Problem("kinds", "Plan a kind whose stations need no supervision."),
+        Problem("max_group_size", "Make fewer, larger groups."),
+        Problem("accept_partial", "Accept a partial plan (who misses what is listed)."),
+    ]
     return PlanningImpossible(reason, fixes)

@@ -70,6 +70,15 @@ def solve(
         model.add_at_most_one(group)
     for station in by_station_slot.values():
         model.add_at_most_one(station)
+    if instance.staff is not None:
+        staffed = instance.staffed()
+        by_slot: dict[int, list[cp_model.IntVar]] = {}
+        for (_g, t, s), var in x.items():
+            if s in staffed:
+                by_slot.setdefault(t, []).append(var)
+        for supervised in by_slot.values():
+            if len(supervised) > instance.staff:
+                model.add(sum(supervised) <= instance.staff)
     met = []
     for g, needs in enumerate(instance.needs):
         for kind in needs:

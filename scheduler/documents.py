@@ -15,7 +15,7 @@ def minutes(text: str) -> int:
 
 def to_document(plan: Plan, visit_id: int) -> dict[str, Any]:
     """The public plan shape; group ids are 1-based, slot indexes 0-based."""
-    return {
+    document: dict[str, Any] = {
         "visit_id": visit_id,
         "groups": [
             {
@@ -41,6 +41,14 @@ def to_document(plan: Plan, visit_id: int) -> dict[str, Any]:
         "missing": [{"group_id": m.group + 1, "kind": m.kind} for m in plan.missing],
         "engine": plan.engine,
     }
+    if plan.staff_on_duty is not None:
+        # Only for plans made with a staff limit: other documents stay exactly as they were.
+        document["staff_on_duty"] = plan.staff_on_duty
+        document["stations_per_staff"] = plan.stations_per_staff
+        for shown, slot in zip(document["slots"], plan.slots, strict=True):
+            shown["staffed_stations"] = slot.staffed
+            shown["staff_capacity"] = slot.staff_capacity
+    return document
 
 
 def _assignment(a: Assignment) -> dict[str, Any]:
@@ -72,6 +80,8 @@ def from_document(document: dict[str, Any]) -> Plan:
                     Assignment(a["group_id"] - 1, a["station_id"], a.get("turn_minutes"))
                     for a in s["assignments"]
                 ),
+                s.get("staffed_stations", 0),
+                s.get("staff_capacity"),
             )
             for s in document["slots"]
         ),
@@ -79,4 +89,6 @@ def from_document(document: dict[str, Any]) -> Plan:
         optimal=document["optimal"],
         missing=tuple(Missing(m["group_id"] - 1, m["kind"]) for m in document["missing"]),
         engine=document.get("engine", "greedy"),
+        staff_on_duty=document.get("staff_on_duty"),
+        stations_per_staff=document.get("stations_per_staff", 1),
     )

@@ -26,6 +26,11 @@ class Instance:
     blocked: set[tuple[int, int]] = field(default_factory=set)  # (station id, slot)
     absent: set[tuple[int, int]] = field(default_factory=set)  # (group, slot)
     pinned: Placement = field(default_factory=dict)
+    staff: int | None = None  # stations that need staff in use per slot at most; None: any
+
+    def staffed(self) -> set[int]:
+        """The ids of the stations that count against ``staff``."""
+        return {st.id for st in self.stations if st.needs_staff}
 
     def can_host(self, g: int, t: int, station: Station) -> bool:
         return (
@@ -56,6 +61,11 @@ def greedy(instance: Instance) -> Placement | None:
     placement: Placement = dict(instance.pinned)
     todo = [set(need) for need in instance.needs]
     kind_of = {st.id: st.kind for st in instance.stations}
+    staffed = instance.staffed() if instance.staff is not None else set()
+    # Kinds every one of whose stations needs staff: each visit to them uses up supervision.
+    supervised = set(kind_of.values()) - {
+        st.kind for st in instance.stations if st.id not in staffed
+    }
     for (g, _t), s in instance.pinned.items():
         todo[g].discard(kind_of[s])
     for t in range(instance.first_free, instance.slots):
@@ -80,10 +90,38 @@ def greedy(instance: Instance) -> Placement | None:
                 if instance.can_host(g, t, station):
                     snug = max(0, 9 - (station.seats - instance.sizes[g]))
                     weights[g, station.id] = 100_000 + 100 * scarcity + 10 * len(todo[g]) + snug
-        for g, station_id in best_matching(weights).items():
+        matching = best_matching(weights)
+        if instance.staff is not None:
+            room = instance.staff - len(taken & staffed)
+            matching = _within_staff(matching, weights, staffed, room)
+        for g, station_id in matching.items():
             placement[g, t] = station_id
             todo[g].discard(kind_of[station_id])
         left = instance.slots - t - 1
         if any(len(need) > left for need in todo):
             return None
+        if instance.staff is not None and (
+            sum(len(need & supervised) for need in todo) > instance.staff * left
+        ):
+            return None
     return placement
+
+
+def _within_staff(
+    matching: dict[int, int],
+    weights: dict[tuple[int, int], int],
+    staffed: set[int],
+    room: int,
+) -> dict[int, int]:
+    """Keep the ``room`` best-weighted pairs at stations that need staff; match the other
+    groups to stations that need none."""
+    from scheduler.cpsat import best_matching
+
+    at_staffed = sorted(
+        ((weights[g, s], g, s) for g, s in matching.items() if s in staffed), reverse=True
+    )
+    if len(at_staffed) <= room:
+        return matching
+    kept = {g: s for _w, g, s in at_staffed[: max(room, 0)]}
+    rest = {(g, s): w for (g, s), w in weights.items() if s not in staffed and g not in kept}
+    return kept | best_matching(rest)

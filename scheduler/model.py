@@ -24,6 +24,7 @@ class Station:
     kind: str
     capacity: int
     max_group: int | None = None
+    needs_staff: bool = False  # a staff member must supervise it while a group is there
 
     @cached_property  # read in the planner's innermost loops
     def seats(self) -> int:
@@ -84,6 +85,15 @@ class Request:
     busy: tuple[Busy, ...] = ()
     accept_partial: bool = False
     time_limit_seconds: float = 2.0
+    staff_on_duty: int | None = None  # None: as many as it takes
+    stations_per_staff: int = 1  # staffed stations one person supervises at once
+
+    @property
+    def staff_capacity(self) -> int | None:
+        """How many stations that need staff can be in use in one slot; None: any number."""
+        if self.staff_on_duty is None:
+            return None
+        return max(self.staff_on_duty, 0) * max(self.stations_per_staff, 1)
 
     @property
     def people_count(self) -> int:
@@ -112,6 +122,8 @@ class Slot:
     start: int
     end: int
     assignments: tuple[Assignment, ...]
+    staffed: int = 0  # stations in use that need staff
+    staff_capacity: int | None = None  # how many staff could supervise then; None: no limit
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,8 @@ class Plan:
     optimal: bool
     missing: tuple[Missing, ...] = ()
     engine: str = "greedy"  # which engine produced the assignments
+    staff_on_duty: int | None = None  # when the request limited staff (after any left)
+    stations_per_staff: int = 1
 
     def station_at(self, group: int, slot: int) -> int | None:
         for assignment in self.slots[slot].assignments:

@@ -279,6 +279,7 @@ def replan(
             station_out=target if change == "station_out" else None,
             station_in=target if change == "station_in" else None,
             group_leaves=target if change == "group_leaves" else None,
+            staff_leaves=target if change == "staff_leaves" else None,
         )
 
     return _attempt(request, session, visit_id, settings.timezone, replan_it)

@@ -77,12 +77,15 @@ def replan(
     station_out: int | None = None,
     station_back: Station | None = None,
     group_leaves: int | None = None,
+    staff_leaves: int = 0,
 ) -> Plan:
     """Re-plan the slots that start at ``at`` or later; started slots stay as they were.
 
     A station that broke is unavailable from ``at``; a group at it in the running slot has
     not finished that kind and gets it again later if possible. The new plan keeps as much
     of the previous one as it can, and lists who misses what when not everything fits.
+    Staff who leave (``staff_leaves`` people) are missing from the slots that start at ``at``
+    or later.
     """
     _check_request(request)
     stations = list(request.stations)
@@ -115,7 +118,10 @@ def replan(
         for a in slot.assignments
     }
     needs = [needs_of(request, g) for g in groups]
-    adjusted = replace(request, stations=tuple(stations), busy=tuple(busy))
+    staff = request.staff_on_duty
+    if staff_leaves and staff is not None:
+        staff = max(staff - staff_leaves, 0)
+    adjusted = replace(request, stations=tuple(stations), busy=tuple(busy), staff_on_duty=staff)
     return _search(adjusted, groups, needs, settled, partial=True, keep=keep)
 
 
@@ -178,7 +184,7 @@ def _search(
     pinned = _pins(request.pins, groups, first_free, window_slots)
     active_todo = [frozenset() if g in settled.leaving else need for g, need in enumerate(todo)]
     usable = [s for s in request.stations if not _always_busy(s, request, times[first_free:])]
-    bound = lower_bound(sizes, active_todo, usable)
+    bound = lower_bound(sizes, active_todo, usable, request.staff_capacity)
     lowest = first_free + bound.slots if any(active_todo) else first_free
     lowest = max(lowest, max((t + 1 for (_g, t) in pinned), default=0))
 
@@ -192,6 +198,7 @@ def _search(
             blocked=_blocked(request, times[:slots]),
             absent=absent,
             pinned=pinned,
+            staff=request.staff_capacity,
         )
 
     _check_pins(instance(window_slots, active_todo), groups)
@@ -328,6 +335,24 @@ def _check_pins(instance: Instance, groups: Sequence[Group]) -> None:
             kinds_pinned.add((g, station.kind))
             continue
         raise PlanningImpossible(reason, [Problem("pins", "Remove that pin.")])
+    if instance.staff is None:
+        return
+    staffed = instance.staffed()
+    for t in sorted({t for (_g, t) in instance.pinned}):
+        pinned = sum(1 for (_g, u), s in instance.pinned.items() if u == t and s in staffed)
+        if pinned > instance.staff:
+            raise PlanningImpossible(
+                Problem(
+                    "pins",
+                    "Slot {slot} has {pinned} pins at stations that need supervision; staff "
+                    "can supervise {capacity} at once.",
+                    {"slot": t + 1, "pinned": pinned, "capacity": instance.staff},
+                ),
+                [
+                    Problem("pins", "Remove one of those pins."),
+                    Problem("staff_on_duty", "Put one more person on duty."),
+                ],
+            )
 
 
 def _turn(station: Station | None, size: int, slot_minutes: int) -> int | None:
@@ -359,6 +384,8 @@ def _assemble(
                     Assignment(g, s, _turn(by_id.get(s), groups[g].size, end - start))
                     for g, s in here
                 ),
+                staffed=sum(1 for _g, s in here if s in by_id and by_id[s].needs_staff),
+                staff_capacity=request.staff_capacity,
             )
         )
     # Drop trailing slots nobody uses (a partial plan may not need the whole window).
@@ -382,4 +409,6 @@ def _assemble(
         optimal=optimal and not missing,
         missing=missing,
         engine=engine,
+        staff_on_duty=request.staff_on_duty,
+        stations_per_staff=request.stations_per_staff,
     )

@@ -25,6 +25,7 @@ def planning_defaults(settings: Settings) -> service.Defaults:
         changeover_minutes=settings.changeover_minutes,
         time_limit_seconds=settings.plan_time_limit_seconds,
         timezone=settings.timezone,
+        stations_per_staff=settings.stations_per_staff,
     )
 
 
@@ -74,6 +75,7 @@ def replan(
         station_out=body.station_out,
         station_in=body.station_in,
         group_leaves=body.group_leaves,
+        staff_leaves=body.staff_leaves,
     )
     session.commit()
     announce(request)

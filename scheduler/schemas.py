@@ -59,12 +59,18 @@ class ReplanIn(StrictModel):
     station_out: StrictInt | None = Field(default=None, ge=1)
     station_in: StrictInt | None = Field(default=None, ge=1)
     group_leaves: StrictInt | None = Field(default=None, ge=1, description="a group id")
+    staff_leaves: StrictInt | None = Field(
+        default=None, ge=1, le=50, description="how many staff members leave"
+    )
 
     @model_validator(mode="after")
     def _one_change(self) -> ReplanIn:
-        given = [n for n in ("station_out", "station_in", "group_leaves") if getattr(self, n)]
+        names = ("station_out", "station_in", "group_leaves", "staff_leaves")
+        given = [n for n in names if getattr(self, n)]
         if len(given) != 1:
-            raise ValueError("give exactly one of station_out, station_in, group_leaves")
+            raise ValueError(
+                "give exactly one of station_out, station_in, group_leaves, staff_leaves"
+            )
         return self
 
 
@@ -91,6 +97,14 @@ class SlotOut(OutModel):
     start: str = Field(description="HH:MM")
     end: str = Field(description="HH:MM")
     assignments: list[AssignmentOut]
+    staffed_stations: int | None = Field(
+        default=None,
+        description="stations in use that need staff (only in plans with staff on duty)",
+    )
+    staff_capacity: int | None = Field(
+        default=None,
+        description="stations the staff on duty could supervise in this slot",
+    )
 
 
 class MissingOut(OutModel):
@@ -131,6 +145,12 @@ class PlanOut(OutModel):
     optimal: bool
     missing: list[MissingOut]
     engine: str = Field(default="greedy", description="greedy or cp-sat")
+    staff_on_duty: int | None = Field(
+        default=None, description="staff on duty the plan was made for; null: not limited"
+    )
+    stations_per_staff: int | None = Field(
+        default=None, description="stations needing staff one person supervises at once"
+    )
     options: PlanOptionsOut
     revision: int
     updated_at: Timestamp

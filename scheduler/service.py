@@ -36,6 +36,7 @@ class Defaults:
     changeover_minutes: int = 5
     time_limit_seconds: float = 2.0
     timezone: str = "Europe/Berlin"
+    stations_per_staff: int = 1
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def _lab(session: Session) -> list[StationRow]:
 
 
 def _model(row: StationRow) -> Station:
-    return Station(row.id, row.name, row.kind.value, row.capacity, row.max_group)
+    return Station(
+        row.id, row.name, row.kind.value, row.capacity, row.max_group, bool(row.needs_staff)
+    )
 
 
 def _busy_elsewhere(session: Session, visit: Visit) -> list[Busy]:
@@ -184,6 +187,8 @@ def _request(
         busy=tuple(_busy_elsewhere(session, visit)),
         accept_partial=options.accept_partial,
         time_limit_seconds=defaults.time_limit_seconds,
+        staff_on_duty=visit.staff_on_duty,
+        stations_per_staff=defaults.stations_per_staff,
     )
 
 
@@ -200,9 +205,11 @@ def _station_inputs(row: StationRow, outages: dict[str, str]) -> dict[str, Any]:
     return shown
 
 
-def _inputs(session: Session, visit: Visit, outages: dict[str, str]) -> dict[str, Any]:
+def _inputs(
+    session: Session, visit: Visit, outages: dict[str, str], staff_left: int = 0
+) -> dict[str, Any]:
     """What the plan was made for, to notice later changes."""
-    return {
+    inputs: dict[str, Any] = {
         "visit": {
             "date": visit.date.isoformat(),
             "hands_on_start": visit.hands_on_start.strftime("%H:%M")
@@ -214,6 +221,12 @@ def _inputs(session: Session, visit: Visit, outages: dict[str, str]) -> dict[str
         "stations": {str(r.id): _station_inputs(r, outages) for r in _lab(session)},
         "outages": outages,
     }
+    # Only when set: plans made before visits had staff on duty do not look out of date.
+    if visit.staff_on_duty is not None:
+        inputs["visit"]["staff_on_duty"] = visit.staff_on_duty
+    if staff_left:
+        inputs["staff_left"] = staff_left
+    return inputs
 
 
 def _keep(
@@ -223,13 +236,14 @@ def _keep(
     options: PlanOptions,
     defaults: Defaults,
     outages: dict[int, str] | None = None,
+    staff_left: int = 0,
 ) -> StoredPlan:
     """Keep the plan, and queue or move its groups' demo prints in the same transaction."""
     outage_keys = {str(station): since for station, since in (outages or {}).items()}
     values = {
         "options": options.as_dict(),
         "document": to_document(plan, visit.id),
-        "inputs": _inputs(session, visit, outage_keys),
+        "inputs": _inputs(session, visit, outage_keys, staff_left),
         "updated_at": datetime.now(UTC),
     }
     stored = _stored(session, visit.id)
@@ -327,8 +341,11 @@ def replan(
     station_out: int | None = None,
     station_in: int | None = None,
     group_leaves: int | None = None,
+    staff_leaves: int | None = None,
 ) -> PlanView:
-    """Re-plan from ``at``: started slots stay, the rest works around the change."""
+    """Re-plan from ``at``: started slots stay, the rest works around the change.
+
+    Staff who left stay gone for later re-plans of the same plan (a fresh plan has everyone)."""
     visit, stored = _existing(session, visit_id)
     previous = from_document(stored.document)
     options = PlanOptions.from_dict(stored.options)
@@ -365,6 +382,22 @@ def replan(
     ]
     request = replace(request, busy=request.busy + tuple(out_of_order))
     request = _laid_out_like(request, previous)
+    staff_left = int(stored.inputs.get("staff_left", 0))
+    if staff_leaves is not None:
+        if request.staff_on_duty is None:
+            raise InvalidInput(
+                "This visit has no count of staff on duty: set it on the visit, then plan again.",
+                "staff_leaves",
+            )
+        if staff_left + staff_leaves > request.staff_on_duty:
+            raise InvalidInput(
+                "Only {count} staff are on duty.",
+                "staff_leaves",
+                count=request.staff_on_duty - staff_left,
+            )
+        staff_left += staff_leaves
+    if request.staff_on_duty is not None:
+        request = replace(request, staff_on_duty=max(request.staff_on_duty - staff_left, 0))
     try:
         plan = _timed(
             session,
@@ -379,7 +412,7 @@ def replan(
         )
     except PlanningImpossible as impossible:
         raise _refused(impossible) from None
-    stored = _keep(session, visit, plan, options, defaults, outages)
+    stored = _keep(session, visit, plan, options, defaults, outages, staff_left)
     return PlanView(stored, plan)
 
 
@@ -387,7 +420,11 @@ def stale_reasons(session: Session, visit: Visit, stored: StoredPlan) -> list[Pr
     """What changed in the lab or the visit since the plan was made."""
     reasons: list[Problem] = []
     now = _inputs(session, visit, stored.inputs.get("outages", {}))
-    if now["visit"] != stored.inputs.get("visit"):
+    now["visit"].pop("staff_on_duty", None)
+    before_visit = dict(stored.inputs.get("visit", {}))
+    if before_visit.pop("staff_on_duty", None) != visit.staff_on_duty:
+        reasons.append(Problem("visit", "The staff on duty changed."))
+    if now["visit"] != before_visit:
         reasons.append(Problem("visit", "The visit's time or participants changed."))
     before: dict[str, dict[str, Any]] = stored.inputs.get("stations", {})
     current: dict[str, dict[str, Any]] = now["stations"]

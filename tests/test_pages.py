@@ -207,3 +207,33 @@ def test_only_admins_see_and_use_the_delete_buttons(sqlite_lab: Lab) -> None:
     assert "Löschen" in text_of(client.get("/stations"))
     assert submit(client, "/stations", "/stations/1/delete", {}).status_code == 303
     assert "VR-Brille HTC Vive" not in text_of(client.get("/stations"))
+
+
+def test_the_visit_form_takes_staff_on_duty_and_their_names(staff: TestClient) -> None:
+    krefeld = staff.get("/api/visits").json()[2]
+    path = f"/visits/{krefeld['id']}"
+    fields = {
+        "library": "Mediothek Krefeld",
+        "participants": "9",
+        "status": "done",
+        "date": "2017-12-07",
+        "start": "10:00",
+        "end": "14:00",
+        "hands_on_start": "11:00",
+        "hands_on_end": "12:30",
+        "staff_on_duty": "2",
+        "staff_names": "Anna, Ben ,",
+    }
+    assert submit(staff, path, path, fields).status_code == 303
+    after = staff.get(f"/api/visits/{krefeld['id']}").json()
+    assert after["staff_on_duty"] == 2
+    assert after["staff_names"] == ["Anna", "Ben"]
+    page = staff.get(path)
+    assert 'name="staff_on_duty" type="number" min="0" max="50" value="2"' in page.text
+    assert 'value="Anna, Ben"' in page.text
+
+    negative = submit(staff, path, path, {**fields, "staff_on_duty": "-1"})
+    assert negative.status_code == 422
+    assert "Betreuung im Dienst: eine ganze Zahl von 0 bis 50" in error_of(negative)
+    assert submit(staff, path, path, {**fields, "staff_on_duty": ""}).status_code == 303
+    assert staff.get(f"/api/visits/{krefeld['id']}").json()["staff_on_duty"] is None

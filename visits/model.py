@@ -37,6 +37,8 @@ TOPIC_SUGGESTIONS: tuple[str, ...] = (
 )
 
 MAX_PARTICIPANTS = 200
+MAX_STAFF = 50  # staff on duty at one visit
+MAX_STAFF_NAME_LENGTH = 80
 MAX_NOTES_LENGTH = 4000  # a page of text: enough for a visit's arrangements
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, Time
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, Time, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from librarylab.database import Base, UtcDateTime, str_enum
@@ -48,6 +48,9 @@ class Visit(Base):
     # nonce invalidates the old link.
     post_link_nonce: Mapped[str | None] = mapped_column(String(32))
     contact_erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Staff on duty during the hands-on block: how many (None: not limited) and who.
+    staff_on_duty: Mapped[int | None] = mapped_column(Integer)
+    staff_names: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
     round: Mapped[Round | None] = relationship(back_populates="visits", lazy="joined")
     posts: Mapped[list[VisitPost]] = relationship(

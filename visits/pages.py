@@ -63,6 +63,10 @@ def _values(form: FormData, kept_posts: list[Post]) -> dict[str, Any]:
         "round": forms.text(form, "round") or None,
         "posts": _posts_from_form(form, kept_posts),
         "notes": forms.text(form, "notes"),
+        "staff_on_duty": forms.integer(form, "staff_on_duty")
+        if forms.text(form, "staff_on_duty")
+        else None,
+        "staff_names": [n.strip() for n in forms.text(form, "staff_names").split(",")],
     }
 
 
@@ -74,6 +78,8 @@ def _form_values(fields: dict[str, Any]) -> dict[str, Any]:
             values[name] = value.strftime("%H:%M")
         elif isinstance(value, date):
             values[name] = value.isoformat()
+        elif name == "staff_names":
+            values[name] = ", ".join(value)
         elif name != "posts":
             values[name] = "" if value is None else value
     for post in fields.get("posts", []):

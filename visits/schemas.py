@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
@@ -12,12 +12,16 @@ from librarylab.settings import Language
 from visits.model import (
     MAX_NOTES_LENGTH,
     MAX_PARTICIPANTS,
+    MAX_STAFF,
+    MAX_STAFF_NAME_LENGTH,
     PostKind,
     VisitStatus,
     is_post_outstanding,
 )
 from visits.model import Post as DomainPost
 from visits.orm import Visit
+
+StaffName = Annotated[str, Field(min_length=1, max_length=MAX_STAFF_NAME_LENGTH)]
 
 
 class PostIn(StrictModel):
@@ -44,6 +48,13 @@ class VisitCreate(StrictModel):
     notes: str = Field(default="", max_length=MAX_NOTES_LENGTH)
     wishes: str = Field(default="", max_length=MAX_NOTES_LENGTH)
     contact_language: Language = "de"
+    staff_on_duty: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_STAFF,
+        description="staff supervising the hands-on block; null: not limited",
+    )
+    staff_names: list[StaffName] = Field(default_factory=list, max_length=MAX_STAFF)
 
     def values(self) -> dict[str, Any]:
         data = super().values()
@@ -55,7 +66,9 @@ class VisitCreate(StrictModel):
 
 
 class VisitPatch(PatchModel):
-    nullable: ClassVar[frozenset[str]] = frozenset({"hands_on_start", "hands_on_end", "round"})
+    nullable: ClassVar[frozenset[str]] = frozenset(
+        {"hands_on_start", "hands_on_end", "round", "staff_on_duty"}
+    )
 
     date: Day | None = None
     library: str | None = Field(default=None, max_length=200)
@@ -74,6 +87,8 @@ class VisitPatch(PatchModel):
     notes: str | None = Field(default=None, max_length=MAX_NOTES_LENGTH)
     wishes: str | None = Field(default=None, max_length=MAX_NOTES_LENGTH)
     contact_language: Language | None = None
+    staff_on_duty: StrictInt | None = Field(default=None, ge=0, le=MAX_STAFF)
+    staff_names: list[StaffName] | None = Field(default=None, max_length=MAX_STAFF)
 
     def values(self) -> dict[str, Any]:
         data = super().values()
@@ -110,6 +125,8 @@ class VisitOut(StrictModel):
     notes: str
     wishes: str
     contact_language: Language
+    staff_on_duty: int | None = Field(description="null: not limited")
+    staff_names: list[str]
 
     @classmethod
     def of(cls, visit: Visit) -> VisitOut:
@@ -134,6 +151,8 @@ class VisitOut(StrictModel):
             notes=visit.notes,
             wishes=visit.wishes,
             contact_language=visit.contact_language,
+            staff_on_duty=visit.staff_on_duty,
+            staff_names=list(visit.staff_names or ()),
         )
 
 

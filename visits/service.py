@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from librarylab.errors import InvalidInput, NotFound, reject_unknown_fields
 from librarylab.settings import LANGUAGES
-from visits.model import MAX_NOTES_LENGTH, Post, PostKind, VisitStatus, visit_problems
+from visits.model import (
+    MAX_NOTES_LENGTH,
+    MAX_STAFF,
+    MAX_STAFF_NAME_LENGTH,
+    Post,
+    PostKind,
+    VisitStatus,
+    visit_problems,
+)
 from visits.orm import Round, Visit, VisitPost
 
 EDITABLE = (
@@ -33,6 +41,8 @@ EDITABLE = (
     "notes",
     "wishes",
     "contact_language",
+    "staff_on_duty",
+    "staff_names",
 )
 DEFAULTS: dict[str, Any] = {
     "library": "",
@@ -51,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "notes": "",
     "wishes": "",
     "contact_language": "de",
+    "staff_on_duty": None,
+    "staff_names": [],
 }
 
 
@@ -165,6 +177,7 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
             "contact_language",
             languages=", ".join(LANGUAGES),
         )
+    _check_staff(fields)
     problems = visit_problems(
         status=fields["status"],
         library=fields["library"],
@@ -189,6 +202,30 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
                 email=fields["contact_email"],
             ) from None
     return fields
+
+
+def _check_staff(fields: dict[str, Any]) -> None:
+    """A count from 0 (nobody: stations that need staff stay unused) to ``MAX_STAFF``, or
+    None for not limited; names trimmed, empty ones dropped."""
+    count = fields["staff_on_duty"]
+    if count is not None and (
+        isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_STAFF
+    ):
+        raise InvalidInput(
+            "Staff on duty: a whole number from 0 to {max}, or empty for not limited.",
+            "staff_on_duty",
+            max=MAX_STAFF,
+        )
+    names = [str(name).strip() for name in fields["staff_names"] or ()]
+    names = [name for name in names if name]
+    if len(names) > MAX_STAFF or any(len(name) > MAX_STAFF_NAME_LENGTH for name in names):
+        raise InvalidInput(
+            "Name at most {max} staff members, each in at most {limit} characters.",
+            "staff_names",
+            max=MAX_STAFF,
+            limit=MAX_STAFF_NAME_LENGTH,
+        )
+    fields["staff_names"] = names
 
 
 def _apply(session: Session, visit: Visit, fields: Mapping[str, Any]) -> None:

@@ -115,7 +115,8 @@
       const here = where(current, g.id), there = where(following, g.id);
       return el("div", { class: "group", "data-group": g.name },
         el("div", { class: "name" }, `${t.group} ${text(g.name)}\u00a0`, el("small", null, `(${text(g.size)})`)),
-        el("div", { class: "now" }, `${t.now}: ${here ? text(here.station) : "—"}`),
+        el("div", { class: "now" }, `${t.now}: ${here ? text(here.station) : "—"}`,
+          here && here.needs_staff === true ? el("small", { class: "staff" }, `\u00a0· ${t.staff_needed}`) : null),
         el("div", { class: "next" }, `${t.next}: ${there ? text(there.station) : "—"}`));
     });
     show(box, countdown, el("div", { class: "groups" }, cards));

@@ -72,3 +72,14 @@ def test_the_slot_now_is_found_by_time_not_by_text(
     assert change == (f"2026-11-10T{next_change}:00+01:00" if next_change else None)
     a = rotation["now"]["groups"][0]
     assert (a["current"], a["next"]) == group_a
+
+
+def test_assignments_at_stations_that_need_staff_are_marked() -> None:
+    stations = {
+        1: Station(id=1, name="Vive", kind=Kind.VR, capacity=4, needs_staff=True),
+        2: Station(id=2, name="Switch", kind=Kind.GAMING, capacity=4, needs_staff=False),
+    }
+    now = datetime(2026, 11, 10, 10, 10, tzinfo=UTC)
+    rotation = rotation_payload(VISIT, DOCUMENT, stations, LAB, now)
+    marked = [(a["station"], a["needs_staff"]) for a in rotation["slots"][0]["assignments"]]
+    assert marked == [("Vive", True), ("Switch", False)]

@@ -117,3 +117,34 @@ def test_named_people_with_marks_from_the_form(staff: TestClient) -> None:
     unknown = submit(staff, page, page, {"people": "Kim (ohne Sauna)"})
     assert unknown.status_code == 422
     assert "„ohne Sauna“ kennt die Planung nicht" in error_of(unknown)
+
+
+def test_the_plan_page_and_print_show_the_staff_load(staff: TestClient) -> None:
+    visit = eschweiler(staff)
+    changed = staff.patch(
+        f"/api/visits/{visit}",
+        json={"staff_on_duty": 2, "staff_names": ["Anna", "Ben"]},
+        headers={"x-csrftoken": staff.cookies["csrftoken"]},
+    )
+    assert changed.status_code == 200, changed.text
+    page = f"/visits/{visit}/plan"
+    assert submit(staff, page, page, {}).status_code == 303
+    plan = stored_plan(staff, visit)
+    loads = [s["staffed_stations"] for s in plan["slots"]]
+    assert max(loads) <= 2
+    shown = text_of(staff.get(page))
+    for load in loads:
+        assert f"Betreuung: {load} von 2" in shown
+    assert "Betreuung im Dienst: 2 (Anna, Ben)" in shown
+    printed = text_of(staff.get(f"{page}/print"))
+    assert f"Betreuung: {loads[0]} von 2" in printed
+    assert "Betreuung im Dienst: 2 (Anna, Ben)" in printed
+
+    answer = submit(
+        staff, page, f"{page}/replan", {"at": "11:45", "change": "staff_leaves", "target": "1"}
+    )
+    assert answer.status_code == 303
+    after = stored_plan(staff, visit)
+    assert after["staff_on_duty"] == 1
+    assert all(s["staffed_stations"] <= 1 for s in after["slots"][2:])
+    assert "von 1" in text_of(staff.get(page))

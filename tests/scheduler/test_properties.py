@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,15 +22,20 @@ KINDS = ("vr", "gaming", "printing")
 def labs(draw: st.DrawFn) -> tuple[Station, ...]:
     specs = draw(
         st.lists(
-            st.tuples(st.sampled_from(KINDS), st.integers(1, 6), st.none() | st.integers(0, 3)),
+            st.tuples(
+                st.sampled_from(KINDS),
+                st.integers(1, 6),
+                st.none() | st.integers(0, 3),
+                st.booleans(),
+            ),
             min_size=1,
             max_size=9,
         )
     )
     # Some stations let more people take turns: max_group = capacity + 0..3.
     return tuple(
-        Station(i, f"S{i}", kind, cap, None if extra is None else cap + extra)
-        for i, (kind, cap, extra) in enumerate(specs, 1)
+        Station(i, f"S{i}", kind, cap, None if extra is None else cap + extra, staffed)
+        for i, (kind, cap, extra, staffed) in enumerate(specs, 1)
     )
 
 
@@ -59,6 +66,8 @@ def requests(draw: st.DrawFn) -> Request:
         busy=busy,
         accept_partial=draw(st.booleans()),
         time_limit_seconds=1.0,
+        staff_on_duty=draw(st.none() | st.integers(0, 3)),
+        stations_per_staff=draw(st.integers(1, 2)),
     )
 
 
@@ -106,6 +115,7 @@ def test_optimal_is_claimed_only_at_the_bound_or_when_proven(req: Request) -> No
         needs=[needs_of(req, g) for g in groups],
         stations=list(req.stations),
         blocked=blocked,
+        staff=req.staff_capacity,
     )
     assert cpsat.solve(fewer, seconds=10).outcome is cpsat.Outcome.INFEASIBLE
 
@@ -122,3 +132,17 @@ def test_every_replan_keeps_every_rule(req: Request, data: st.DataObject) -> Non
     history = sum(1 for slot in before.slots if slot.start < at)
     assert after.slots[:history] == before.slots[:history]
     assert violations(req, after, history=history, broken={broken: at}) == []
+
+
+@PROPERTY
+@given(requests(), st.data())
+def test_every_replan_after_staff_leave_keeps_every_rule(req: Request, data: st.DataObject) -> None:
+    before = _plan_or_none(req)
+    if before is None or not before.slots or req.staff_on_duty is None:
+        return
+    at = data.draw(st.integers(req.start, req.end))
+    after = replan(req, before, at=at, staff_leaves=1)
+    history = sum(1 for slot in before.slots if slot.start < at)
+    assert after.slots[:history] == before.slots[:history]
+    fewer = replace(req, staff_on_duty=max(req.staff_on_duty - 1, 0))
+    assert violations(fewer, after, history=history) == []

@@ -52,6 +52,12 @@ def violations(
         found += [
             f"station {s} hosts two groups in slot {t}" for s, n in stations_here.items() if n > 1
         ]
+        capacity = request.staff_capacity
+        supervised = sum(1 for s in stations_here if s in stations and stations[s].needs_staff)
+        if capacity is not None and t >= history and supervised > capacity:
+            found.append(
+                f"slot {t} uses {supervised} stations that need staff, staff supervise {capacity}"
+            )
         for a in slot.assignments:
             station = stations.get(a.station_id)
             if station is None:
