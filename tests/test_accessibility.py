@@ -22,6 +22,12 @@ WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21
 AXE = Axe()
 
 
+HEADER_FITS = """(() => {
+    const header = document.querySelector("header.top");
+    return !header || header.scrollWidth <= header.clientWidth;
+})()"""
+
+
 def _judge(page: Page, where: str) -> list[str]:
     """axe-core's WCAG 2.1 AA violations on the page as it is now, one line per node."""
     results: dict[str, Any] = AXE.run(page, options=WCAG_21_AA).response
@@ -88,6 +94,8 @@ def test_every_page_meets_wcag_21_aa(tmp_path: Path, language: str) -> None:
             ):
                 seen.append(path)
                 problems += _judge(page, path)
+                if not page.evaluate(HEADER_FITS):  # WCAG 1.4.10: nothing cut off at the side
+                    problems.append(f"{path}: the page header is wider than the window")
 
             wall = browser.new_page(viewport={"width": 1920, "height": 1080})
             wall.goto(f"{served.base}/wall?token={display}")
