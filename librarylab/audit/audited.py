@@ -71,7 +71,7 @@ AUDITED: dict[type[Any], Audited] = {
         lambda v: f"job {v.get('id')}",
         ignored=frozenset({"updated_at", "created_at", "reason_params"}),
     ),
-    User: Audited("user", lambda v: _text(v, "name")),
+    User: Audited("user", lambda v: _text(v, "name"), shown=frozenset({"must_change_password"})),
     ApiToken: Audited("api_token", lambda v: f"{_text(v, 'label')} (user {v.get('user_id')})"),
     DisplayToken: Audited("display_link", lambda v: _text(v, "name")),
     Invitation: Audited("invitation", lambda v: f"user {v.get('user_id')}"),

@@ -59,8 +59,11 @@ class Audited:
     hidden: frozenset[str] = frozenset()
     ignored: frozenset[str] = frozenset()
     summaries: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    shown: frozenset[str] = frozenset()  # named like a secret, yet none (a flag)
 
     def is_hidden(self, name: str) -> bool:
+        if name in self.shown:
+            return False
         lowered = name.lower()
         return name in self.hidden or any(word in lowered for word in SECRET_WORDS)
 

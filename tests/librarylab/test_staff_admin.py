@@ -119,6 +119,9 @@ def test_choosing_a_password_through_the_link_is_in_the_audit_trail(lab: Lab) ->
         "changed",
     )
     assert all(NEW_PASSWORD not in str(r.changes) for r in records)
+    created = next(r for r in records if r.action == "created")
+    assert created.changes["password_hash"] == "changed"
+    assert created.changes["must_change_password"] == [None, False]  # a flag, not a secret
 
 
 def test_an_invitation_link_expires(lab: Lab) -> None:
