@@ -63,10 +63,11 @@ class Settings(BaseSettings):
     )
     plan_time_limit_seconds: float = Field(
         default=2.0,
-        gt=0,
+        ge=0,
         le=60,
         description="The exact solver's budget per plan, in seconds of one core; counted in "
-        "CP-SAT's deterministic time, so the same request gives the same plan under any load.",
+        "CP-SAT's deterministic time, so the same request gives the same plan under any load. "
+        "0: the first valid plan at once, without searching for fewer slots.",
     )
 
     mqtt_enabled: bool = Field(default=True, description="Run the live wall over MQTT.")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 
 from librarylab.errors import Problem
 from scheduler.model import PlanningImpossible, Station
@@ -42,6 +42,8 @@ class Bound:
     stations: int = 0
     supervised: int = 0  # > 0: bound by staff, this many visits need supervision
     staff_capacity: int = 0  # supervised stations in use per slot at most
+    held: int = 0  # > 0: bound by (station, slot) pairs that other visits or outages hold
+    places: int | None = None  # supervised places the block's free stations and staff allow
 
 
 def lower_bound(
@@ -82,6 +84,132 @@ def lower_bound(
             if slots > best.slots:
                 best = Bound(slots, supervised=supervised, staff_capacity=staff_capacity)
     return best
+
+
+def held_bound(
+    bound: Bound,
+    sizes: Sequence[int],
+    needs: Sequence[frozenset[str]],
+    stations: Sequence[Station],
+    blocked: Set[tuple[int, int]],
+    *,
+    first_free: int,
+    window: int,
+    staff_capacity: int | None = None,
+    pinned: Mapping[tuple[int, int], int] | None = None,
+) -> Bound:
+    """Raise ``bound`` while stations held for some slots leave too few free places.
+
+    ``lower_bound`` counts a station that another visit (or an outage) holds for part of the
+    block as free throughout. Each group needing a kind takes one free (station, slot) pair
+    of that kind with room for it, and each visit that needs supervision one of a slot's
+    supervised places: no more than the staff can supervise, nor than the free stations
+    that need staff (``pinned`` visits to such stations among them). The bound is the
+    fewest slots after ``first_free`` whose free places are enough. ``blocked`` holds
+    (station id, slot) pairs for the ``window`` slots; past them a plan does not fit anyway,
+    so ``window - first_free + 1`` slots means: no full rotation in the window.
+    """
+    last: Bound | None = None  # the shortage at one slot fewer
+    for slots in range(bound.slots, window - first_free + 1):
+        short = _shortage(
+            sizes,
+            needs,
+            stations,
+            blocked,
+            pinned or {},
+            staff_capacity,
+            first_free,
+            first_free + slots,
+        )
+        if short is None:
+            return bound if last is None else replace(last, slots=slots)
+        last = short
+    if last is None:  # the static bound is already past the window
+        return bound
+    return replace(last, slots=window - first_free + 1)
+
+
+def _shortage(
+    sizes: Sequence[int],
+    needs: Sequence[frozenset[str]],
+    stations: Sequence[Station],
+    blocked: Set[tuple[int, int]],
+    pinned: Mapping[tuple[int, int], int],
+    staff_capacity: int | None,
+    first: int,
+    end: int,
+) -> Bound | None:
+    """What has too few free places in slots ``first`` to ``end - 1``, if anything."""
+    for kind in sorted({kind for need in needs for kind in need}):
+        for threshold in sorted(set(sizes)):
+            groups = sum(
+                1 for s, n in zip(sizes, needs, strict=True) if kind in n and s >= threshold
+            )
+            fitting = [st.id for st in stations if st.kind == kind and st.seats >= threshold]
+            held = sum(1 for st in fitting for t in range(first, end) if (st, t) in blocked)
+            if groups > len(fitting) * (end - first) - held:
+                return Bound(end - first, kind, groups, len(fitting), held=held)
+    if staff_capacity is None:
+        return None
+    return _staff_shortage(sizes, needs, stations, blocked, pinned, staff_capacity, first, end)
+
+
+def _staff_shortage(
+    sizes: Sequence[int],
+    needs: Sequence[frozenset[str]],
+    stations: Sequence[Station],
+    blocked: Set[tuple[int, int]],
+    pinned: Mapping[tuple[int, int], int],
+    staff_capacity: int,
+    first: int,
+    end: int,
+) -> Bound | None:
+    """Too few supervised places for the visits that cannot avoid a station needing staff.
+
+    Those are, per kind, the visits pinned to such a station, plus the groups of at least a
+    size beyond the free places at stations of that size that need no staff. A slot has as
+    many supervised places as the staff can supervise, and no more than its free stations
+    that need staff.
+    """
+    by_id = {st.id: st for st in stations}
+    pinned_to = {(g, by_id[s].kind): by_id[s] for (g, _t), s in pinned.items() if s in by_id}
+    taken = {(s, t) for (_g, t), s in pinned.items()}
+    supervised = 0
+    staffed: set[int] = set()  # stations needing staff that such visits may use
+    for kind in sorted({kind for need in needs for kind in need}):
+        pins = sum(1 for (_g, k), st in pinned_to.items() if k == kind and st.needs_staff)
+        most = 0
+        for threshold in sorted(set(sizes)):
+            groups = sum(
+                1
+                for g, (s, n) in enumerate(zip(sizes, needs, strict=True))
+                if kind in n and s >= threshold and (g, kind) not in pinned_to
+            )
+            unsupervised = sum(
+                1
+                for st in stations
+                if st.kind == kind and st.seats >= threshold and not st.needs_staff
+                for t in range(first, end)
+                if (st.id, t) not in blocked and (st.id, t) not in taken
+            )
+            most = max(most, groups - unsupervised)
+        if pins + most > 0:
+            supervised += pins + most
+            smallest = min(s for s, n in zip(sizes, needs, strict=True) if kind in n)
+            staffed |= {
+                st.id
+                for st in stations
+                if st.kind == kind and st.needs_staff and st.seats >= smallest
+            }
+    places = sum(
+        min(staff_capacity, sum(1 for st in staffed if (st, t) not in blocked))
+        for t in range(first, end)
+    )
+    if supervised > places:
+        return Bound(
+            end - first, supervised=supervised, staff_capacity=staff_capacity, places=places
+        )
+    return None
 
 
 def check_stations(
@@ -152,6 +280,8 @@ def window_too_short(
         fixes.append(
             Problem("slot_minutes", "Shorten slots to {minutes} min.", {"minutes": shorter})
         )
+    if bound.held or bound.places is not None:
+        return _held(bound)
     if bound.supervised:
         return _short_of_staff(bound, fixes)
     if bound.kind is None:
@@ -205,3 +335,37 @@ def _short_of_staff(bound: Bound, extend: list[Problem]) -> PlanningImpossible:
         Problem("accept_partial", "Accept a partial plan (who misses what is listed)."),
     ]
     return PlanningImpossible(reason, fixes)
+
+
+def _held(bound: Bound) -> PlanningImpossible:
+    """Free places in the block run out: held stations, or too few stations for the staff."""
+    if bound.places is not None:
+        return PlanningImpossible(
+            Problem(
+                "staff_on_duty",
+                "{visits} station visits need supervision, but the staff on duty and the free "
+                "stations that need it allow {places} in the hands-on block.",
+                {"visits": bound.supervised, "places": bound.places},
+            ),
+            [
+                Problem("staff_on_duty", "Put one more person on duty."),
+                Problem("hands_on_end", "Extend the hands-on block."),
+                Problem("kinds", "Plan a kind whose stations need no supervision."),
+                Problem("accept_partial", "Accept a partial plan (who misses what is listed)."),
+            ],
+        )
+    kind = {"kind": kind_name(bound.kind or "")}
+    return PlanningImpossible(
+        Problem(
+            "hands_on_end",
+            "{groups} groups need the {stations} {kind} station(s), but other visits or "
+            "outages take up {held} of their slots in the hands-on block: no full rotation "
+            "fits.",
+            kind | {"groups": bound.groups, "stations": bound.stations, "held": bound.held},
+        ),
+        [
+            Problem("hands_on_end", "Extend the hands-on block."),
+            Problem("stations", "Bring another {kind} station into service.", kind),
+            Problem("accept_partial", "Accept a partial plan (who misses what is listed)."),
+        ],
+    )

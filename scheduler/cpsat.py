@@ -81,7 +81,7 @@ def solve(
                 model.add(sum(supervised) <= instance.staff)
     met = []
     for g, needs in enumerate(instance.needs):
-        for kind in needs:
+        for kind in sorted(needs):  # a set's order changes with each process's hash seed
             chances = by_group_kind.get((g, kind), [])
             if partial:
                 model.add(sum(chances) <= 1)
@@ -125,10 +125,12 @@ def best_matching(weights: dict[tuple[int, int], int]) -> dict[int, int]:
     """
     lefts = sorted({left for left, _right in weights})
     rights = sorted({right for _left, right in weights})
+    left_at = {left: i for i, left in enumerate(lefts)}
+    right_at = {right: j for j, right in enumerate(rights)}
     solver = linear_sum_assignment.SimpleLinearSumAssignment()
     n_left, n_right = len(lefts), len(rights)
     for (left, right), weight in weights.items():
-        solver.add_arc_with_cost(lefts.index(left), rights.index(right), -weight)
+        solver.add_arc_with_cost(left_at[left], right_at[right], -weight)
     for i in range(n_left):  # a left node may stay idle ...
         solver.add_arc_with_cost(i, n_right + i, 0)
     for j in range(n_right):  # ... and so may a right node

@@ -84,7 +84,7 @@ class Request:
     pins: tuple[Pin, ...] = ()
     busy: tuple[Busy, ...] = ()
     accept_partial: bool = False
-    time_limit_seconds: float = 2.0
+    time_limit_seconds: float = 2.0  # CP-SAT work; 0: the greedy's first valid plan
     staff_on_duty: int | None = None  # None: as many as it takes
     stations_per_staff: int = 1  # staffed stations one person supervises at once
 

@@ -1,8 +1,9 @@
 """Rotation plans: fewest slots first, proven where possible, explained where impossible.
 
-Greedy first (milliseconds, and proven optimal whenever it meets the lower bound); the exact
-CP-SAT solver only for the gap the greedy leaves, within a budget of solver work (not of time
-on the clock, so the same request gives the same plan). Pure: no I/O, no clock.
+The greedy's plan first (milliseconds, and proven optimal whenever it meets the lower bound);
+then the exact CP-SAT solver looks for fewer slots in the gap the greedy leaves, within a
+budget of solver work (not of time on the clock, so the same request gives the same plan).
+A budget of 0 returns the greedy's plan at once. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from librarylab.errors import Problem
 from scheduler import cpsat
 from scheduler.bounds import (
     check_stations,
+    held_bound,
     kind_name,
     lower_bound,
     slots_that_fit,
@@ -172,7 +174,6 @@ def _search(
     partial: bool,
     keep: Placement | None = None,
 ) -> Plan:
-    left = request.time_limit_seconds  # solver work: see cpsat.WORK_PER_SECOND
     window_slots = slots_that_fit(
         request.end - request.start, request.slot_minutes, request.changeover_minutes
     )
@@ -185,6 +186,17 @@ def _search(
     active_todo = [frozenset() if g in settled.leaving else need for g, need in enumerate(todo)]
     usable = [s for s in request.stations if not _always_busy(s, request, times[first_free:])]
     bound = lower_bound(sizes, active_todo, usable, request.staff_capacity)
+    bound = held_bound(
+        bound,
+        sizes,
+        active_todo,
+        request.stations,
+        _blocked(request, times),
+        first_free=first_free,
+        window=window_slots,
+        staff_capacity=request.staff_capacity,
+        pinned=pinned,
+    )
     lowest = first_free + bound.slots if any(active_todo) else first_free
     lowest = max(lowest, max((t + 1 for (_g, t) in pinned), default=0))
 
@@ -201,25 +213,44 @@ def _search(
             staff=request.staff_capacity,
         )
 
-    _check_pins(instance(window_slots, active_todo), groups)
-    proven_below = True
-    for slots in range(lowest, window_slots + 1):
-        candidate = instance(slots, active_todo)
-        placement = greedy(candidate) if not keep else None
-        engine = "greedy"
-        if placement is None:
-            answer = cpsat.solve(candidate, keep=keep, seconds=max(left, LEAST_WORK))
-            left -= answer.seconds
-            if answer.outcome is cpsat.Outcome.INFEASIBLE:
-                continue
-            if answer.placement is None:
-                proven_below = False
-                continue
-            placement, engine = answer.placement, "cp-sat"
-        optimal = slots == lowest or proven_below
+    def assemble(slots: int, placement: Placement, optimal: bool, engine: str) -> Plan:
         return _assemble(
             groups, settled, times[:slots], placement, lowest, optimal, engine, request, needs
         )
+
+    _check_pins(instance(window_slots, active_todo), groups)
+    # The first valid plan: the greedy's (milliseconds). Its choices in a slot do not depend
+    # on how many slots follow, so one run over the window is the plan in the fewest slots
+    # it can reach.
+    first: tuple[int, Placement] | None = None
+    placement = greedy(instance(window_slots, active_todo)) if lowest <= window_slots else None
+    if placement is not None:
+        used = max((t + 1 for (_g, t) in placement), default=first_free)
+        first = max(used, lowest), placement
+    left = request.time_limit_seconds  # solver work: see cpsat.WORK_PER_SECOND
+    if first is not None and ((first[0] == lowest and not keep) or left <= 0):
+        return assemble(*first, optimal=first[0] == lowest, engine="greedy")
+    # CP-SAT for fewer slots than the greedy needed; for a re-plan also at the greedy's
+    # count, to keep most of the previous plan.
+    top = window_slots if first is None else first[0] if keep else first[0] - 1
+    proven_below = True
+    for slots in range(lowest, top + 1):
+        if first is not None and left <= 0 and slots < first[0]:
+            proven_below = False  # budget spent: the greedy's plan stands unproven
+            continue
+        hint = first[1] if first is not None and slots == first[0] else None
+        answer = cpsat.solve(
+            instance(slots, active_todo), keep=keep, hint=hint, seconds=max(left, LEAST_WORK)
+        )
+        left -= answer.seconds
+        if answer.outcome is cpsat.Outcome.INFEASIBLE:
+            continue
+        if answer.placement is None:
+            proven_below = False
+            continue
+        return assemble(slots, answer.placement, slots == lowest or proven_below, "cp-sat")
+    if first is not None:
+        return assemble(*first, optimal=proven_below, engine="greedy")
     if not partial:
         if lowest > window_slots:
             raise window_too_short(

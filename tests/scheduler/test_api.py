@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
+from pydantic import ValidationError
 
 from librarylab import database
 from librarylab.app import create_app
 from librarylab.demo import load_demo
+from scheduler.routes import planning_defaults
 from stations.orm import Station
 from tests.conftest import Lab, admin_headers, make_settings
 
@@ -364,3 +366,10 @@ def test_a_changed_max_group_marks_the_plan_stale(demo: Lab) -> None:
     demo.client.patch(f"/api/stations/{cardboards}", json={"max_group": 5}, headers=demo.headers())
     stored = demo.client.get(plan_url, headers=demo.headers()).json()
     assert stored["stale_reasons"] == ["VR-Cardboards was changed."]
+
+
+def test_the_plan_budget_may_be_zero_but_not_negative(tmp_path: Path, sqlite_url: str) -> None:
+    quick = make_settings(tmp_path, sqlite_url, plan_time_limit_seconds=0)
+    assert planning_defaults(quick).time_limit_seconds == 0  # the greedy's plan at once
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        make_settings(tmp_path, sqlite_url, plan_time_limit_seconds=-1)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -128,6 +131,34 @@ def test_stations_booked_by_another_visit_are_left_alone() -> None:
     assert 4 not in early
 
 
+# Another visit holds the only VR station for the first two slots (11:00 and 11:25).
+HELD_VR = (Busy(1, hm("11:00"), hm("11:45")),)
+
+
+def test_stations_held_by_another_visit_raise_the_lower_bound() -> None:
+    req = request(ONE_EACH, busy=HELD_VR, end=hm("13:00"))
+    result = valid(req, plan(req))
+    # Three groups need the one VR station, free from the third slot on: five slots.
+    assert result.lower_bound_slots == len(result.slots) == 5
+    assert result.optimal
+    assert result.engine == "greedy"  # proven by the bound: the solver had nothing to do
+
+
+def test_a_block_too_short_for_held_stations_says_so() -> None:
+    req = request(ONE_EACH, busy=HELD_VR)  # 11:00 to 12:30: four slots
+    with pytest.raises(PlanningImpossible) as caught:
+        plan(req)
+    assert caught.value.reason.message == (
+        "3 groups need the 1 VR station(s), but other visits or outages take up 2 of their "
+        "slots in the hands-on block: no full rotation fits."
+    )
+    assert [fix.message for fix in caught.value.fixes] == [
+        "Extend the hands-on block.",
+        "Bring another VR station into service.",
+        "Accept a partial plan (who misses what is listed).",
+    ]
+
+
 def test_a_partial_plan_lists_who_misses_what() -> None:
     req = request(end=hm("11:50"), accept_partial=True)
     result = valid(req, plan(req))
@@ -227,6 +258,47 @@ def test_the_same_request_gives_the_same_plan_on_a_busy_machine() -> None:
     with busy_cpu(4):
         loaded = plan(req)
     assert loaded == quiet
+
+
+OPEN_DAY_PLAN = """
+import json
+from scheduler.documents import to_document
+from scheduler.planning import plan
+from tests.scheduler.test_planning import OPEN_DAY, hm, request
+req = request(OPEN_DAY, participants=130, start=hm("10:00"), end=hm("18:00"),
+              time_limit_seconds=0.35)
+print(json.dumps(to_document(plan(req), 1), sort_keys=True))
+"""
+
+
+def test_the_same_request_gives_the_same_plan_in_every_process() -> None:
+    """Service instances on one database must agree, though each process orders a set of
+    strings (the kinds a group needs) differently."""
+    plans = {
+        subprocess.run(
+            [sys.executable, "-c", OPEN_DAY_PLAN],
+            cwd=Path(__file__).resolve().parents[2],
+            env=os.environ | {"PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(plans) == 1
+    assert json.loads(plans.pop())["engine"] == "cp-sat"
+
+
+def test_a_budget_of_zero_returns_the_greedy_plan_at_once() -> None:
+    req = request(
+        OPEN_DAY, participants=130, start=hm("10:00"), end=hm("18:00"), time_limit_seconds=0.35
+    )
+    searched = valid(req, plan(req))
+    first = valid(req, plan(replace(req, time_limit_seconds=0)))
+    assert (first.engine, searched.engine) == ("greedy", "cp-sat")
+    assert len(first.slots) > len(searched.slots)  # the solver found fewer slots
+    assert not first.optimal
+    assert first.lower_bound_slots == searched.lower_bound_slots
 
 
 # Seats and turns: a headset used by 2 at once, 3 together taking turns.

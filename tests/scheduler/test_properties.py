@@ -11,7 +11,7 @@ from scheduler import cpsat
 from scheduler.bounds import slots_that_fit
 from scheduler.grouping import needs_of
 from scheduler.instance import Instance
-from scheduler.model import Busy, Person, Plan, PlanningImpossible, Request, Station
+from scheduler.model import Busy, Person, Pin, Plan, PlanningImpossible, Request, Station
 from scheduler.planning import plan, replan
 from tests.scheduler.validator import violations
 
@@ -65,7 +65,7 @@ def requests(draw: st.DrawFn) -> Request:
         max_group_size=draw(st.none() | st.integers(1, 6)),
         busy=busy,
         accept_partial=draw(st.booleans()),
-        time_limit_seconds=1.0,
+        time_limit_seconds=draw(st.sampled_from([0, 1.0])),  # 0: the greedy's first plan
         staff_on_duty=draw(st.none() | st.integers(0, 3)),
         stations_per_staff=draw(st.integers(1, 2)),
     )
@@ -93,15 +93,8 @@ def test_every_plan_keeps_every_rule(req: Request) -> None:
         assert violations(req, result) == []
 
 
-@PROPERTY
-@given(requests())
-def test_optimal_is_claimed_only_at_the_bound_or_when_proven(req: Request) -> None:
-    result = _plan_or_none(req)
-    if result is None or not result.optimal or len(result.slots) <= result.lower_bound_slots:
-        return
-    # Claimed optimal above the bound: one slot fewer must really be impossible.
-    groups = list(result.groups)
-    slots = len(result.slots) - 1
+def _fewer(req: Request, result: Plan, slots: int) -> Instance:
+    """The full rotation of ``result``'s groups in ``slots`` slots, for CP-SAT to decide."""
     step = req.slot_minutes + req.changeover_minutes
     blocked = {
         (b.station_id, t)
@@ -109,15 +102,38 @@ def test_optimal_is_claimed_only_at_the_bound_or_when_proven(req: Request) -> No
         for t in range(slots)
         if b.start < req.start + t * step + req.slot_minutes and req.start + t * step < b.end
     }
-    fewer = Instance(
+    return Instance(
         slots=slots,
-        sizes=[g.size for g in groups],
-        needs=[needs_of(req, g) for g in groups],
+        sizes=[g.size for g in result.groups],
+        needs=[needs_of(req, g) for g in result.groups],
         stations=list(req.stations),
         blocked=blocked,
         staff=req.staff_capacity,
     )
+
+
+@PROPERTY
+@given(requests())
+def test_optimal_is_claimed_only_at_the_bound_or_when_proven(req: Request) -> None:
+    result = _plan_or_none(req)
+    if result is None or not result.optimal or len(result.slots) <= result.lower_bound_slots:
+        return
+    # Claimed optimal above the bound: one slot fewer must really be impossible.
+    fewer = _fewer(req, result, len(result.slots) - 1)
     assert cpsat.solve(fewer, seconds=10).outcome is cpsat.Outcome.INFEASIBLE
+
+
+@PROPERTY
+@given(requests())
+def test_no_full_rotation_fits_below_the_lower_bound(req: Request) -> None:
+    result = _plan_or_none(req)
+    if result is None or result.lower_bound_slots < 1:
+        return
+    assert len(result.slots) >= result.lower_bound_slots or result.missing
+    # CP-SAT may not prove it in its budget (counting arguments are hard for it), but it
+    # must not find a full rotation in fewer slots than the bound.
+    fewer = _fewer(req, result, result.lower_bound_slots - 1)
+    assert cpsat.solve(fewer, seconds=2).placement is None
 
 
 @PROPERTY
@@ -146,3 +162,28 @@ def test_every_replan_after_staff_leave_keeps_every_rule(req: Request, data: st.
     assert after.slots[:history] == before.slots[:history]
     fewer = replace(req, staff_on_duty=max(req.staff_on_duty - 1, 0))
     assert violations(fewer, after, history=history) == []
+
+
+@PROPERTY
+@given(requests(), st.data())
+def test_pins_taken_from_a_plan_keep_the_bound_at_or_below_it(
+    req: Request, data: st.DataObject
+) -> None:
+    result = _plan_or_none(req)
+    if result is None or result.missing or not result.slots:
+        return
+    cells = sorted(
+        (a.group, slot.index, a.station_id) for slot in result.slots for a in slot.assignments
+    )
+    chosen = data.draw(st.lists(st.sampled_from(cells), min_size=1, max_size=3, unique=True))
+    pinned = replace(
+        req,
+        pins=tuple(Pin(g, t, s) for g, t, s in chosen),
+        group_count=len(result.groups),  # the same groups, so the pins name the same ones
+        accept_partial=True,
+        time_limit_seconds=1.0,
+    )
+    again = plan(pinned)
+    # ``result`` keeps every pin: no bound may lie above it.
+    assert again.lower_bound_slots <= len(result.slots)
+    assert violations(pinned, again) == []

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from scheduler.bounds import lower_bound
-from scheduler.model import Pin, PlanningImpossible, Station
+from scheduler.model import Busy, Pin, PlanningImpossible, Station
 from scheduler.planning import plan, replan
 from tests.scheduler.test_planning import hm, request, valid
 from tests.scheduler.validator import violations
@@ -135,3 +135,50 @@ def test_replan_when_a_staff_member_leaves() -> None:
     assert violations(fewer, after, history=1) == []
     assert max(supervised_per_slot(after.slots[1:])) == 1
     assert not after.missing  # the block is long enough for the stretched rest
+
+
+# Another visit holds both supervised stations in the first slot (11:00 to 11:20).
+BOTH_HELD = (Busy(1, hm("11:00"), hm("11:20")), Busy(3, hm("11:00"), hm("11:20")))
+
+
+def test_held_supervised_stations_count_in_the_bound() -> None:
+    req = request(SUPERVISED, participants=12, end=hm("14:00"), staff_on_duty=1, busy=BOTH_HELD)
+    result = valid(req, plan(req))
+    # 6 supervised visits, one a slot, none in the first: 7 slots, proven by the bound.
+    assert result.lower_bound_slots == len(result.slots) == 7
+    assert result.optimal
+    assert supervised_per_slot(result.slots)[0] == 0
+
+
+def test_too_few_supervised_places_are_explained() -> None:
+    req = request(SUPERVISED, participants=12, end=hm("13:30"), staff_on_duty=1, busy=BOTH_HELD)
+    with pytest.raises(PlanningImpossible) as caught:
+        plan(req)
+    assert caught.value.reason.message == (
+        "6 station visits need supervision, but the staff on duty and the free stations that "
+        "need it allow 5 in the hands-on block."
+    )
+    assert [fix.message for fix in caught.value.fixes] == [
+        "Put one more person on duty.",
+        "Extend the hands-on block.",
+        "Plan a kind whose stations need no supervision.",
+        "Accept a partial plan (who misses what is listed).",
+    ]
+
+
+def test_visits_that_cannot_avoid_supervision_count_in_the_bound() -> None:
+    # Both printers need staff; of the two headsets only one does. 8 groups, 2 staff: 8
+    # printing visits need them, and in S slots the free headset takes at most S of the 8
+    # VR visits, so 8 + (8 - S) <= 2 S: S >= 6 (counting printing alone says 4).
+    lab = (
+        Station(1, "gaming-1", "gaming", 6),
+        Station(2, "gaming-2", "gaming", 6),
+        Station(3, "printing-3", "printing", 4, needs_staff=True),
+        Station(4, "printing-4", "printing", 4, needs_staff=True),
+        Station(5, "vr-5", "vr", 2),
+        Station(6, "vr-6", "vr", 1, max_group=2, needs_staff=True),
+    )
+    req = request(lab, participants=16, group_count=8, staff_on_duty=2, end=hm("14:00"))
+    result = valid(req, plan(req))
+    assert result.lower_bound_slots == len(result.slots) == 6
+    assert result.optimal
