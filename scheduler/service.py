@@ -198,6 +198,7 @@ def _station_inputs(row: StationRow, outages: dict[str, str]) -> dict[str, Any]:
         "kind": row.kind.value,
         "capacity": row.capacity,
         "status": Status.OUT_OF_SERVICE.value if str(row.id) in outages else row.status.value,
+        "needs_staff": bool(row.needs_staff),
     }
     # Only when set: plans made before stations had max_group do not look out of date.
     if row.max_group is not None:
@@ -428,8 +429,22 @@ def stale_reasons(session: Session, visit: Visit, stored: StoredPlan) -> list[Pr
         reasons.append(Problem("visit", "The visit's time or participants changed."))
     before: dict[str, dict[str, Any]] = stored.inputs.get("stations", {})
     current: dict[str, dict[str, Any]] = now["stations"]
+    staff_counted = "staff_on_duty" in stored.inputs.get("visit", {})
     for key in sorted(set(before) | set(current), key=int):
         old, new = before.get(key), current.get(key)
+        if old is not None and new is not None:
+            new = dict(new)
+            was, now_staffed = old.get("needs_staff"), new.pop("needs_staff")
+            # Supervision shapes only plans made for a number of staff on duty (and plans
+            # made before the flag was recorded cannot tell).
+            if staff_counted and was is not None and was != now_staffed:
+                station = {"station": new["name"]}
+                reasons.append(
+                    Problem("stations", "{station} needs staff now.", station)
+                    if now_staffed
+                    else Problem("stations", "{station} no longer needs staff.", station)
+                )
+            old = {k: v for k, v in old.items() if k != "needs_staff"}
         if old == new:
             continue
         name = (new or old or {}).get("name", key)

@@ -9,7 +9,7 @@ import pytest
 from librarylab import database
 from librarylab.demo import load_demo
 from tests.conftest import Lab
-from tests.scheduler.test_api import PLAN_FIELDS, post, visit_id
+from tests.scheduler.test_api import PLAN_FIELDS, post, stations, visit_id
 
 ESCHWEILER = "Stadtbücherei Eschweiler"
 
@@ -85,6 +85,36 @@ def test_a_plan_keeps_supervised_stations_within_the_staff(demo: Lab) -> None:
     assert [s["staffed_stations"] for s in plan["slots"]] == [1, 1, 1]
     assert {s["staff_capacity"] for s in plan["slots"]} == {1}
     assert plan["missing"] == []
+
+
+def test_a_changed_needs_staff_marks_a_plan_for_counted_staff_stale(demo: Lab) -> None:
+    visit = visit_id(demo, ESCHWEILER)
+    plan_url = f"/api/visits/{visit}/plan"
+    printer, name = next((i, s["name"]) for i, s in stations(demo).items() if s["needs_staff"])
+
+    def needs_staff(value: bool) -> None:
+        response = demo.client.patch(
+            f"/api/stations/{printer}", json={"needs_staff": value}, headers=demo.headers()
+        )
+        assert response.status_code == 200, response.text
+
+    def stale() -> list[str]:
+        reasons: list[str] = demo.client.get(plan_url, headers=demo.headers()).json()[
+            "stale_reasons"
+        ]
+        return reasons
+
+    # Without a count of staff on duty, supervision does not shape the plan.
+    post(demo, plan_url)
+    needs_staff(False)
+    assert stale() == []
+    needs_staff(True)
+    patch_visit(demo, visit, {"staff_on_duty": 1})
+    assert post(demo, plan_url).status_code == 200
+    needs_staff(False)
+    assert stale() == [f"{name} no longer needs staff."]
+    needs_staff(True)
+    assert stale() == []
 
 
 def test_no_staff_on_duty_is_explained_with_the_staff_fix(demo: Lab) -> None:
