@@ -48,6 +48,8 @@ def to_document(plan: Plan, visit_id: int) -> dict[str, Any]:
         for shown, slot in zip(document["slots"], plan.slots, strict=True):
             shown["staffed_stations"] = slot.staffed
             shown["staff_capacity"] = slot.staff_capacity
+        if plan.supervised_visits:
+            document["supervised_visits"] = plan.supervised_visits
     return document
 
 
@@ -91,4 +93,5 @@ def from_document(document: dict[str, Any]) -> Plan:
         engine=document.get("engine", "greedy"),
         staff_on_duty=document.get("staff_on_duty"),
         stations_per_staff=document.get("stations_per_staff", 1),
+        supervised_visits=document.get("supervised_visits", 0),
     )

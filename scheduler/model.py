@@ -144,6 +144,7 @@ class Plan:
     engine: str = "greedy"  # which engine produced the assignments
     staff_on_duty: int | None = None  # when the request limited staff (after any left)
     stations_per_staff: int = 1
+    supervised_visits: int = 0  # > 0: supervision sets the length; this many visits need it
 
     def station_at(self, group: int, slot: int) -> int | None:
         for assignment in self.slots[slot].assignments:

@@ -214,9 +214,13 @@ def _search(
         )
 
     def assemble(slots: int, placement: Placement, optimal: bool, engine: str) -> Plan:
-        return _assemble(
+        made = _assemble(
             groups, settled, times[:slots], placement, lowest, optimal, engine, request, needs
         )
+        if bound.supervised and slots == lowest == first_free + bound.slots and not made.missing:
+            # The plan is as short as supervision allows: say so on the plan.
+            return replace(made, supervised_visits=bound.supervised)
+        return made
 
     _check_pins(instance(window_slots, active_todo), groups)
     # The first valid plan: the greedy's (milliseconds). Its choices in a slot do not depend

@@ -151,6 +151,11 @@ class PlanOut(OutModel):
     stations_per_staff: int | None = Field(
         default=None, description="stations needing staff one person supervises at once"
     )
+    supervised_visits: int | None = Field(
+        default=None,
+        description="set when supervision is what makes the plan this long: the station "
+        "visits that need staff; null otherwise",
+    )
     options: PlanOptionsOut
     revision: int
     updated_at: Timestamp

@@ -148,3 +148,29 @@ def test_the_plan_page_and_print_show_the_staff_load(staff: TestClient) -> None:
     assert after["staff_on_duty"] == 1
     assert all(s["staffed_stations"] <= 1 for s in after["slots"][2:])
     assert "von 1" in text_of(staff.get(page))
+
+
+def test_the_plan_page_says_when_supervision_sets_the_length(staff: TestClient) -> None:
+    headers = {"x-csrftoken": staff.cookies["csrftoken"]}
+    body = {
+        "date": "2018-04-20",
+        "library": "Stadtbücherei Bochum",
+        "participants": 12,
+        "hands_on_start": "10:00",
+        "hands_on_end": "13:00",
+        "staff_on_duty": 1,
+    }
+    made = staff.post("/api/visits", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    page = f"/visits/{made.json()['id']}/plan"
+    # Four groups of three: four visits to the printers, which need staff, one at a time.
+    assert submit(staff, page, page, {"max_group_size": "3"}).status_code == 303
+    plan = stored_plan(staff, made.json()["id"])
+    assert (len(plan["slots"]), plan["supervised_visits"], plan["optimal"]) == (4, 4, True)
+    shown = text_of(staff.get(page))
+    assert (
+        "Die Betreuung bestimmt die Länge dieses Plans: 4 Stationsbesuche brauchen Betreuung, "
+        "das Personal kann 1 Station(en) zugleich betreuen." in shown
+    )
+    staff.cookies.set("lang", "en")
+    assert "Supervision sets the length of this plan: 4 station visits" in text_of(staff.get(page))

@@ -182,3 +182,11 @@ def test_visits_that_cannot_avoid_supervision_count_in_the_bound() -> None:
     result = valid(req, plan(req))
     assert result.lower_bound_slots == len(result.slots) == 6
     assert result.optimal
+
+
+def test_a_plan_says_when_supervision_sets_its_length() -> None:
+    limited = plan(request(SUPERVISED, participants=12, end=hm("13:30"), staff_on_duty=1))
+    assert limited.supervised_visits == 6  # 3 groups × VR and printing, one at a time
+    two = plan(request(SUPERVISED, participants=12, end=hm("13:30"), staff_on_duty=2))
+    assert (len(two.slots), two.supervised_visits) == (3, 0)  # the kinds set it: 3 slots
+    assert plan(request(SUPERVISED, participants=12)).supervised_visits == 0
