@@ -8,11 +8,10 @@ station that breaks mid-visit (a re-plan). Candidates are drawn until the greedy
 bound at the planner's own model; the table says for how many it did.
 
 Per instance: the first valid plan (the planner with a budget of 0, which returns the greedy's
-plan at once), the planner's answer with the service's default budget (proven
-optimal, or its gap to the bound), CP-SAT alone on the very model the planner builds (captured
-from ``scheduler.planning``, same budget), and whether the planner's answer is the same while
-two busy processes load both cores. Every plan is checked by the independent validator of the
-tests.
+plan at once), the planner's answer with the service's default budget (proven optimal, or its
+gap to the bound), CP-SAT alone on the very model the planner builds (the planner with its
+greedy switched off, same budget), and whether the planner's answer is the same while two busy
+processes load both cores. Every plan is checked by the independent validator of the tests.
 
 ``--staff`` adds staff on duty, a little fewer than the stations that need supervision.
 """
@@ -109,11 +108,18 @@ def capturing(*, stop: bool) -> Iterator[list[Model]]:
     patches: dict[str, Any] = {"_search": search, "Instance": instance}
     if stop:
         patches |= {"greedy": halt, "cpsat": SimpleNamespace(solve=halt, Outcome=cpsat.Outcome)}
-    real = {name: getattr(planning, name) for name in patches}
-    for name, value in patches.items():
+    with patching(patches):
+        yield models
+
+
+@contextmanager
+def patching(values: dict[str, Any]) -> Iterator[None]:
+    """``scheduler.planning`` with some of the names it looks up at call time replaced."""
+    real = {name: getattr(planning, name) for name in values}
+    for name, value in values.items():
         setattr(planning, name, value)
     try:
-        yield models
+        yield
     finally:
         for name, value in real.items():
             setattr(planning, name, value)
@@ -343,20 +349,15 @@ def median_ms(work: Callable[[], Any]) -> tuple[Any, float]:
     return result, ms
 
 
-def cpsat_alone(model: Model, lowest: int) -> tuple[int | None, bool]:
-    """CP-SAT on the planner's model from the bound upwards, with the planner's budget."""
-    left = model.request.time_limit_seconds
-    proven_below = True
-    for slots in range(lowest, model.window.slots + 1):
-        answer = cpsat.solve(model.at(slots), keep=model.keep, seconds=max(left, 0.05))
-        left -= answer.seconds
-        if answer.outcome is cpsat.Outcome.INFEASIBLE:
-            continue
-        if answer.placement is None:
-            proven_below = False
-            continue
-        return slots, proven_below
-    return None, False
+def cpsat_alone(case: Case) -> tuple[int | None, bool]:
+    """The planner with its greedy switched off: CP-SAT alone on the same model and budget,
+    from the bound upwards. Its slots (None without a full plan) and whether proven."""
+    try:
+        with patching({"greedy": lambda _instance: None}):
+            result = case.run()
+    except PlanningImpossible:
+        return None, False
+    return (None, False) if result.missing else (len(result.slots), result.optimal)
 
 
 def measure(case: Case) -> Row:
@@ -367,9 +368,7 @@ def measure(case: Case) -> Row:
     first, first_ms = median_ms(lambda: case.run(budget=0))
     result, plan_ms = median_ms(case.run)
     problems = case.check(result) + [f"first plan: {p}" for p in case.check(first)]
-    (cpsat_slots, cpsat_proven), cpsat_ms = clock_ms(
-        lambda: cpsat_alone(model, result.lower_bound_slots)
-    )
+    (cpsat_slots, cpsat_proven), cpsat_ms = clock_ms(lambda: cpsat_alone(case))
     return Row(
         case=case,
         groups=len(model.groups),
