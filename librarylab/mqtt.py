@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -83,6 +84,7 @@ class Bus:
         client that only listens (a broker with ACLs refuses a will on a topic it forbids)."""
         self.address = address
         self.status_topic = status_topic
+        self._ca_file = ca_file
         self.connected = False
         self.last_error: str | None = None
         self.dropped = 0  # messages too large or not a JSON object
@@ -194,7 +196,25 @@ class Bus:
 
     def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
         self.connected = False
-        self.last_error = self.last_error or "broker unreachable"
+        self.last_error = self.last_error or self._why_unreachable()
+
+    def _why_unreachable(self) -> str:
+        """paho does not say why a connection failed. Over TLS a handshake of our own does:
+        a certificate the service does not trust is a common cause, and hard to guess."""
+        if not self.address.tls:
+            return "broker unreachable"
+        host, port = self.address.host, self.address.port
+        context = ssl.create_default_context(cafile=self._ca_file)
+        try:
+            with (
+                socket.create_connection((host, port), timeout=3) as raw,
+                context.wrap_socket(raw, server_hostname=host),
+            ):
+                return "broker unreachable"
+        except ssl.SSLCertVerificationError as exc:
+            return f"broker unreachable: its TLS certificate is not trusted ({exc.verify_message})"
+        except OSError as exc:
+            return f"broker unreachable: {exc.strerror or exc}"
 
 
 class Undecodable(ValueError):
