@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from tests.pages import error_of, submit, text_of
@@ -172,5 +173,10 @@ def test_the_plan_page_says_when_supervision_sets_the_length(staff: TestClient) 
         "Die Betreuung bestimmt die Länge dieses Plans: 4 Stationsbesuche brauchen Betreuung, "
         "das Personal kann 1 Station(en) zugleich betreuen." in shown
     )
+    # A group's route lists its visits only: a slot it waits out leaves no empty step.
+    groups = BeautifulSoup(staff.get(page).text, "html.parser").select("table.groups tbody tr")
+    routes = [" ".join(row.select("td")[2].get_text(" ").split()) for row in groups]
+    assert len(routes) == 4
+    assert all("· ·" not in route and not route.endswith("·") for route in routes), routes
     staff.cookies.set("lang", "en")
     assert "Supervision sets the length of this plan: 4 station visits" in text_of(staff.get(page))
