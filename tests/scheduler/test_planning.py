@@ -62,6 +62,13 @@ def valid(req: Request, result: Plan) -> Plan:
     return result
 
 
+def explanation(req: Request) -> tuple[str, list[str]]:
+    """The reason and the fixes the planner gives where no plan fits."""
+    with pytest.raises(PlanningImpossible) as caught:
+        plan(req)
+    return caught.value.reason.message, [fix.message for fix in caught.value.fixes]
+
+
 @pytest.mark.parametrize(
     ("req", "groups", "slots"),
     [
@@ -146,17 +153,15 @@ def test_stations_held_by_another_visit_raise_the_lower_bound() -> None:
 
 def test_a_block_too_short_for_held_stations_says_so() -> None:
     req = request(ONE_EACH, busy=HELD_VR)  # 11:00 to 12:30: four slots
-    with pytest.raises(PlanningImpossible) as caught:
-        plan(req)
-    assert caught.value.reason.message == (
+    assert explanation(req) == (
         "3 groups need the 1 VR station(s), but other visits or outages take up 2 of their "
-        "slots in the hands-on block: no full rotation fits."
+        "slots in the hands-on block: no full rotation fits.",
+        [
+            "Extend the hands-on block.",
+            "Bring another VR station into service.",
+            "Accept a partial plan (who misses what is listed).",
+        ],
     )
-    assert [fix.message for fix in caught.value.fixes] == [
-        "Extend the hands-on block.",
-        "Bring another VR station into service.",
-        "Accept a partial plan (who misses what is listed).",
-    ]
 
 
 def test_a_partial_plan_lists_who_misses_what() -> None:
