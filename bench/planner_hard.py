@@ -92,9 +92,13 @@ def capturing(*, stop: bool) -> Iterator[list[Model]]:
         *,
         partial: bool,
         keep: Placement | None = None,
+        greedy_only: bool = False,
     ) -> Plan:
-        models.append(Model(request, groups, needs, settled, keep))
-        return real_search(request, groups, needs, settled, partial=partial, keep=keep)
+        if not greedy_only:  # a quick look at another group count is not the model solved
+            models.append(Model(request, groups, needs, settled, keep))
+        return real_search(
+            request, groups, needs, settled, partial=partial, keep=keep, greedy_only=greedy_only
+        )
 
     def instance(**kwargs: Any) -> Instance:
         made = Instance(**kwargs)
@@ -371,7 +375,7 @@ def measure(case: Case) -> Row:
     (cpsat_slots, cpsat_proven), cpsat_ms = clock_ms(lambda: cpsat_alone(case))
     return Row(
         case=case,
-        groups=len(model.groups),
+        groups=len(result.groups),
         stations=len(case.request.stations),
         bound=result.lower_bound_slots,
         first_slots=None if first.missing else len(first.slots),

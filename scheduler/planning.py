@@ -60,15 +60,43 @@ def plan(request: Request) -> Plan:
         if not request.accept_partial:
             check_stations([g.size for g in groups], needs, request.stations)
         try:
-            return _search(request, groups, needs, _Settled(), partial=False)
+            found = _search(request, groups, needs, _Settled(), partial=False)
         except PlanningImpossible as impossible:
             first_failure = first_failure or impossible
+            continue
+        if found.optimal or request.time_limit_seconds <= 0:  # 0: the first plan, at once
+            return found
+        return _fewer_slots_elsewhere(request, found, count)
     if not request.accept_partial:
         assert first_failure is not None
         raise first_failure
     groups = make_groups(request, group_counts(request)[0])
     needs = [needs_of(request, g) for g in groups]
     return _search(request, groups, needs, _Settled(), partial=True)
+
+
+def _fewer_slots_elsewhere(request: Request, found: Plan, count: int) -> Plan:
+    """``found`` is above its bound and unproven: the greedy for another group count may
+    still reach fewer slots (milliseconds each). Such a plan is proven optimal when it is at
+    its own bound and that bound is no higher than ``found``'s."""
+    best = found
+    for other in group_counts(request)[: 1 if request.pins else MAX_GROUPINGS]:
+        if other == count:
+            continue
+        groups = make_groups(request, other)
+        needs = [needs_of(request, g) for g in groups]
+        try:
+            quick = _search(request, groups, needs, _Settled(), partial=False, greedy_only=True)
+        except (PlanningImpossible, _NoGreedyPlan):
+            continue
+        if len(quick.slots) < len(best.slots):
+            proven = quick.optimal and quick.lower_bound_slots <= found.lower_bound_slots
+            best = replace(quick, optimal=proven)
+    return best
+
+
+class _NoGreedyPlan(Exception):
+    """The greedy found no full plan in the window."""
 
 
 def replan(
@@ -173,6 +201,7 @@ def _search(
     *,
     partial: bool,
     keep: Placement | None = None,
+    greedy_only: bool = False,
 ) -> Plan:
     window_slots = slots_that_fit(
         request.end - request.start, request.slot_minutes, request.changeover_minutes
@@ -231,7 +260,9 @@ def _search(
     if placement is not None:
         used = max((t + 1 for (_g, t) in placement), default=first_free)
         first = max(used, lowest), placement
-    left = request.time_limit_seconds  # solver work: see cpsat.WORK_PER_SECOND
+    if greedy_only and first is None:
+        raise _NoGreedyPlan
+    left = 0 if greedy_only else request.time_limit_seconds  # see cpsat.WORK_PER_SECOND
     if first is not None and ((first[0] == lowest and not keep) or left <= 0):
         return assemble(*first, optimal=first[0] == lowest, engine="greedy")
     # CP-SAT for fewer slots than the greedy needed; for a re-plan also at the greedy's

@@ -296,7 +296,12 @@ def test_the_same_request_gives_the_same_plan_in_every_process() -> None:
 
 def test_a_budget_of_zero_returns_the_greedy_plan_at_once() -> None:
     req = request(
-        OPEN_DAY, participants=130, start=hm("10:00"), end=hm("18:00"), time_limit_seconds=0.35
+        OPEN_DAY,
+        participants=130,
+        group_count=28,  # the open day's first-ranked count, and no other
+        start=hm("10:00"),
+        end=hm("18:00"),
+        time_limit_seconds=0.35,
     )
     searched = valid(req, plan(req))
     first = valid(req, plan(replace(req, time_limit_seconds=0)))
@@ -304,6 +309,22 @@ def test_a_budget_of_zero_returns_the_greedy_plan_at_once() -> None:
     assert len(first.slots) > len(searched.slots)  # the solver found fewer slots
     assert not first.optimal
     assert first.lower_bound_slots == searched.lower_bound_slots
+
+
+def test_an_unproven_plan_gives_way_to_another_group_count_at_its_bound() -> None:
+    # A budget too small for CP-SAT to find 7 slots for the first-ranked 28 groups.
+    req = request(
+        OPEN_DAY, participants=130, start=hm("10:00"), end=hm("18:00"), time_limit_seconds=0.05
+    )
+    alone = plan(replace(req, group_count=28))
+    assert (len(alone.slots), alone.lower_bound_slots, alone.optimal) == (8, 7, False)
+    # For 35 groups the greedy reaches their bound of 7, and no 28 groups can do better than
+    # theirs: proven.
+    result = valid(req, plan(req))
+    assert (len(result.groups), len(result.slots), result.optimal) == (35, 7, True)
+    assert result.engine == "greedy"
+    # A budget of 0 asks for the first plan at once: no other group count is tried.
+    assert len(plan(replace(req, time_limit_seconds=0)).groups) == 28
 
 
 # Seats and turns: a headset used by 2 at once, 3 together taking turns.
