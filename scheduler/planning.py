@@ -54,7 +54,8 @@ def plan(request: Request) -> Plan:
     _check_request(request)
     first_failure: PlanningImpossible | None = None
     # Pins name groups of one grouping: keep to it.
-    for count in group_counts(request)[: 1 if request.pins else MAX_GROUPINGS]:
+    counts = group_counts(request)[: 1 if request.pins else MAX_GROUPINGS]
+    for i, count in enumerate(counts):
         groups = make_groups(request, count)
         needs = [needs_of(request, g) for g in groups]
         if not request.accept_partial:
@@ -66,7 +67,7 @@ def plan(request: Request) -> Plan:
             continue
         if found.optimal or request.time_limit_seconds <= 0:  # 0: the first plan, at once
             return found
-        return _fewer_slots_elsewhere(request, found, count)
+        return _fewer_slots_elsewhere(request, found, counts[i + 1 :])
     if not request.accept_partial:
         assert first_failure is not None
         raise first_failure
@@ -75,14 +76,12 @@ def plan(request: Request) -> Plan:
     return _search(request, groups, needs, _Settled(), partial=True)
 
 
-def _fewer_slots_elsewhere(request: Request, found: Plan, count: int) -> Plan:
-    """``found`` is above its bound and unproven: the greedy for another group count may
-    still reach fewer slots (milliseconds each). Such a plan is proven optimal when it is at
-    its own bound and that bound is no higher than ``found``'s."""
+def _fewer_slots_elsewhere(request: Request, found: Plan, others: Sequence[int]) -> Plan:
+    """``found`` is above its bound and unproven: the greedy for the ``others`` group counts
+    (ranked after it) may still reach fewer slots (milliseconds each). Such a plan is proven
+    optimal when it is at its own bound and that bound is no higher than ``found``'s."""
     best = found
-    for other in group_counts(request)[: 1 if request.pins else MAX_GROUPINGS]:
-        if other == count:
-            continue
+    for other in others:
         groups = make_groups(request, other)
         needs = [needs_of(request, g) for g in groups]
         try:
