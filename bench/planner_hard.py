@@ -60,22 +60,16 @@ class _Stop(Exception):
 
 @dataclass
 class Model:
-    """One ``planning._search`` call: its arguments and the instances it built."""
+    """One ``planning._search`` call: its groups, what was settled, the instances it built."""
 
-    request: Request
     groups: list[Any]
-    needs: list[frozenset[str]]
     settled: Any
-    keep: Placement | None
     instances: list[Instance] = field(default_factory=list)
 
     @property
     def window(self) -> Instance:
         """The first instance ``_search`` builds covers every slot of the window."""
         return self.instances[0]
-
-    def at(self, slots: int) -> Instance:
-        return replace(self.window, slots=slots)
 
 
 @contextmanager
@@ -95,7 +89,7 @@ def capturing(*, stop: bool) -> Iterator[list[Model]]:
         greedy_only: bool = False,
     ) -> Plan:
         if not greedy_only:  # a quick look at another group count is not the model solved
-            models.append(Model(request, groups, needs, settled, keep))
+            models.append(Model(groups, settled))
         return real_search(
             request, groups, needs, settled, partial=partial, keep=keep, greedy_only=greedy_only
         )
@@ -303,7 +297,7 @@ def family(seed: int, size: int, staff: bool, tries: int) -> tuple[list[Case], i
             drawn += 1
             case = candidate(rng, people, features, staff)
             try:
-                first = case.run(budget=0)  # the greedy's plan, from the bound upwards
+                first = case.run(budget=0)  # the greedy's plan
             except PlanningImpossible:
                 continue
             if first.missing:
