@@ -46,6 +46,26 @@ class Bound:
     places: int | None = None  # supervised places the block's free stations and staff allow
 
 
+def _kinds(needs: Sequence[frozenset[str]]) -> list[str]:
+    """Every kind some group needs, in a fixed order."""
+    return sorted({kind for need in needs for kind in need})
+
+
+def _needing(
+    sizes: Sequence[int],
+    needs: Sequence[frozenset[str]],
+    kind: str,
+    threshold: int,
+    skip: Set[int] = frozenset(),
+) -> int:
+    """How many groups of at least ``threshold`` people need ``kind``, not counting ``skip``."""
+    return sum(
+        1
+        for g, (size, need) in enumerate(zip(sizes, needs, strict=True))
+        if kind in need and size >= threshold and g not in skip
+    )
+
+
 def lower_bound(
     sizes: Sequence[int],
     needs: Sequence[frozenset[str]],
@@ -60,12 +80,9 @@ def lower_bound(
     ``staff_capacity`` supervised places of its slot.
     """
     best = Bound(max((len(n) for n in needs), default=0))
-    kinds = sorted({kind for need in needs for kind in need})
-    for kind in kinds:
+    for kind in _kinds(needs):
         for threshold in sorted(set(sizes)):
-            groups = sum(
-                1 for s, n in zip(sizes, needs, strict=True) if kind in n and s >= threshold
-            )
+            groups = _needing(sizes, needs, kind, threshold)
             fitting = sum(1 for st in stations if st.kind == kind and st.seats >= threshold)
             if groups and fitting:
                 slots = math.ceil(groups / fitting)
@@ -140,11 +157,9 @@ def _shortage(
     end: int,
 ) -> Bound | None:
     """What has too few free places in slots ``first`` to ``end - 1``, if anything."""
-    for kind in sorted({kind for need in needs for kind in need}):
+    for kind in _kinds(needs):
         for threshold in sorted(set(sizes)):
-            groups = sum(
-                1 for s, n in zip(sizes, needs, strict=True) if kind in n and s >= threshold
-            )
+            groups = _needing(sizes, needs, kind, threshold)
             fitting = [st.id for st in stations if st.kind == kind and st.seats >= threshold]
             held = sum(1 for st in fitting for t in range(first, end) if (st, t) in blocked)
             if groups > len(fitting) * (end - first) - held:
@@ -176,15 +191,12 @@ def _staff_shortage(
     taken = {(s, t) for (_g, t), s in pinned.items()}
     supervised = 0
     staffed: set[int] = set()  # stations needing staff that such visits may use
-    for kind in sorted({kind for need in needs for kind in need}):
+    for kind in _kinds(needs):
         pins = sum(1 for (_g, k), st in pinned_to.items() if k == kind and st.needs_staff)
+        pinned_here = {g for (g, k) in pinned_to if k == kind}
         most = 0
         for threshold in sorted(set(sizes)):
-            groups = sum(
-                1
-                for g, (s, n) in enumerate(zip(sizes, needs, strict=True))
-                if kind in n and s >= threshold and (g, kind) not in pinned_to
-            )
+            groups = _needing(sizes, needs, kind, threshold, skip=pinned_here)
             unsupervised = sum(
                 1
                 for st in stations
@@ -216,7 +228,7 @@ def check_stations(
     sizes: Sequence[int], needs: Sequence[frozenset[str]], stations: Sequence[Station]
 ) -> None:
     """Refuse when a kind has no station in service, or a group fits none of its stations."""
-    for kind in sorted({kind for need in needs for kind in need}):
+    for kind in _kinds(needs):
         of_kind = [st for st in stations if st.kind == kind]
         if not of_kind:
             raise PlanningImpossible(
